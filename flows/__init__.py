@@ -1,0 +1,1 @@
+"""Prefect flows: they wire the tasks in ``tasks/`` and map command lines to typed parameters."""

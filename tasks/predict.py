@@ -1,0 +1,48 @@
+"""The predict task: test-set predictions as JSONL, in input order, from the saved model alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+
+from tasks.batching import load_tokenized
+from tasks.device import autocast_dtype, pick_device
+from tasks.files import write_jsonl
+from tasks.inference import predict_logits, softmax
+from tasks.jsonl import Row, read_lines
+from tasks.logs import logger
+from tasks.model import load_classifier, model_digest
+from tasks.records import Predictions, TokenizedSplit
+
+
+@task(name="predict", task_run_name="predict {split.split}")
+def predict_split(
+    model_dir: Path, split: TokenizedSplit, source_file: Path, text_field: str, label_field: str,
+    batch_size: int, device: str, precision: str, out_path: Path,
+) -> Predictions:
+    """One output row per validated input row: text, label, ``pred_label``, ``pred_prob``, ``probs``."""
+    model, tokenizer, labels = load_classifier(model_dir)  # reload from disk: what the scoring flow will use
+    torch_device = pick_device(device)
+    model.to(torch_device)
+    data = load_tokenized(split.parquet)
+    probs = softmax(predict_logits(model, data, batch_size, tokenizer.pad_token_id, torch_device,
+                                   autocast_dtype(torch_device, precision)))
+    wanted = {int(line): i for i, line in enumerate(data.lines)}
+    rows = (item for item in read_lines(source_file, text_field, label_field)
+            if isinstance(item, Row) and item.line in wanted)
+
+    def records():
+        for row in rows:
+            p = probs[wanted[row.line]]
+            best = int(p.argmax())
+            yield {
+                text_field: row.text, label_field: row.label, "pred_label": labels.value_of(best),
+                "pred_prob": float(p[best]), "probs": {name: float(x) for name, x in zip(labels.names, p, strict=True)},
+            }
+
+    written = write_jsonl(out_path, records())
+    if written != len(data):
+        raise RuntimeError(f"{source_file}: wrote {written} predictions for {len(data)} tokenized rows")
+    logger().info("wrote %d predictions to %s", written, out_path)
+    return Predictions(path=out_path, rows=written, model_digest=model_digest(model_dir))

@@ -1,0 +1,117 @@
+"""Small records passed between Prefect tasks: paths, counts and digests, never models or frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class RunDir(Record):
+    """A run's directory under ``artifacts/runs`` and the fixed names of what it holds."""
+
+    path: Path
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path / "model"
+
+
+class LabelSet(Record):
+    """Class names in id order; ``kind`` restores the label's JSON type (0/1 stay ints)."""
+
+    names: tuple[str, ...]
+    kind: str  # "int" or "str"
+
+    def id_of(self, value: int | str) -> int | None:
+        """The class id, or None for an unknown label; "1" is not the label 1 (types must match)."""
+        if (self.kind == "int") != (isinstance(value, int) and not isinstance(value, bool)):
+            return None
+        try:
+            return self.names.index(str(value))
+        except ValueError:
+            return None
+
+    def value_of(self, label_id: int) -> int | str:
+        name = self.names[label_id]
+        return int(name) if self.kind == "int" else name
+
+
+class SplitData(Record):
+    """One validated JSONL file: its fingerprint and the accounting of its lines."""
+
+    split: str
+    path: Path
+    sha256: str
+    lines_read: int
+    blank_lines: int
+    valid_rows: int
+    rejected_rows: int
+    rejects_path: Path | None = None
+
+
+class DataSummary(Record):
+    labels: LabelSet
+    splits: dict[str, SplitData]
+
+
+class TokenizerRecord(Record):
+    """Where a tokenizer can be loaded from, and a digest of everything that changes its output."""
+
+    path: str
+    fingerprint: str
+    trained_here: bool
+
+
+class TokenizedSplit(Record):
+    split: str
+    parquet: Path
+    cache_key: str
+    cache_hit: bool
+    rows: int
+
+
+class EpochRecord(Record):
+    epoch: int
+    train_loss: float
+    dev_accuracy: float
+    dev_macro_f1: float
+    learning_rate: float
+    seconds: float
+    texts_per_second: float
+    weights_digest: str
+    selected: bool = False
+
+
+class TrainResult(Record):
+    model_dir: Path
+    best_epoch: int
+    best_dev_metric: float
+    selection_metric: str
+    epochs: tuple[EpochRecord, ...]
+
+
+class Predictions(Record):
+    path: Path
+    rows: int
+    model_digest: str
+
+
+class Promotion(Record):
+    promoted: bool
+    reason: str
+    pointer: Path
+
+
+class ModelSource(Record):
+    """A pretrained checkpoint ready for ``from_pretrained``; ``None`` name means from scratch."""
+
+    name_or_path: str | None
+    local_files_only: bool = True

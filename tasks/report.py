@@ -1,0 +1,99 @@
+"""The report tasks: test metrics from the written predictions, and a readable ``report.md``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from prefect import task
+
+from tasks.config import TrainConfig
+from tasks.files import write_json, write_text
+from tasks.logs import logger
+from tasks.metrics import classification_metrics
+from tasks.records import DataSummary, LabelSet, Predictions, Promotion, RunDir, TokenizedSplit, TrainResult
+
+
+@task(name="test report")
+def report_test(predictions: Predictions, label_field: str, labels: LabelSet, run: RunDir) -> dict:
+    """Metrics computed from the predictions file itself, so the report and the file cannot disagree."""
+    y_true, y_pred = [], []
+    with open(predictions.path, encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            y_true.append(labels.id_of(row[label_field]))
+            y_pred.append(labels.id_of(row["pred_label"]))
+    metrics = classification_metrics(np.array(y_true), np.array(y_pred), labels.names)
+    metrics["model_digest"] = predictions.model_digest
+    write_json(run.file("metrics.json"), metrics)
+    logger().info("test accuracy %.4f, macro-F1 %.4f on %d rows", metrics["accuracy"], metrics["macro"]["f1"],
+                  metrics["rows"])
+    return metrics
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def data_section(data: DataSummary, tokenized: dict[str, TokenizedSplit]) -> str:
+    rows = [[s.split, f"`{s.path}`", s.sha256[:12], s.lines_read, s.valid_rows, s.rejected_rows, s.blank_lines,
+             "hit" if tokenized[s.split].cache_hit else "miss"] for s in data.splits.values() if s.split in tokenized]
+    table = _table(["split", "file", "sha256", "lines", "valid", "rejected", "blank", "token cache"], rows)
+    return f"## Data\n\nLabels (from train): {', '.join(data.labels.names)}\n\n{table}\n"
+
+
+def training_section(train: TrainResult) -> str:
+    rows = [[e.epoch, f"{e.train_loss:.4f}", f"{e.dev_accuracy:.4f}", f"{e.dev_macro_f1:.4f}",
+             f"{e.learning_rate:.2e}", f"{e.seconds:.1f}", f"{e.texts_per_second:.0f}",
+             "**selected**" if e.selected else ""] for e in train.epochs]
+    table = _table(["epoch", "train loss", "dev acc", "dev macro-F1", "lr", "seconds", "texts/s", ""], rows)
+    return (f"## Training\n\nSelected epoch {train.best_epoch} by dev {train.selection_metric} "
+            f"({train.best_dev_metric:.4f}); its weights are the saved model.\n\n{table}\n")
+
+
+def test_section(metrics: dict) -> str:
+    summary = _table(["metric", "precision", "recall", "F1"], [
+        [avg, f"{metrics[avg]['precision']:.4f}", f"{metrics[avg]['recall']:.4f}", f"{metrics[avg]['f1']:.4f}"]
+        for avg in ("macro", "weighted")])
+    per_class = _table(["class", "precision", "recall", "F1", "support"], [
+        [name, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}", m["support"]]
+        for name, m in metrics["per_class"].items()])
+    names = metrics["confusion_matrix"]["labels"]
+    confusion = _table(["true \\ predicted", *names],
+                       [[name, *row] for name, row in zip(names, metrics["confusion_matrix"]["matrix"], strict=True)])
+    return (f"## Test\n\n**Accuracy {metrics['accuracy']:.4f}** on {metrics['rows']} rows.\n\n{summary}\n\n"
+            f"{per_class}\n\nConfusion matrix (rows: true label):\n\n{confusion}\n")
+
+
+def model_note(cfg: TrainConfig, trained: bool) -> str:
+    if not trained:
+        return f"`{cfg.model_checkpoint or 'the promoted model'}` (no training in this run)"
+    if cfg.from_scratch:
+        s = cfg.scratch
+        return (f"**a small BERT trained from scratch here, with no pretrained weights** ({s.num_hidden_layers} "
+                f"layers, width {s.hidden_size}, WordPiece vocabulary of {s.vocab_size} trained on the training "
+                "texts). Pass `--model_checkpoint` to fine-tune a pretrained encoder instead.")
+    return f"`{cfg.model_checkpoint}`, fine-tuned"
+
+
+@task(name="write report")
+def write_report(
+    run: RunDir, cfg: TrainConfig, data: DataSummary, tokenized: dict[str, TokenizedSplit],
+    train: TrainResult | None, metrics: dict | None, predictions: Predictions | None, promotion: Promotion | None,
+) -> str:
+    parts = [f"# Training run `{run.path.name}`\n", f"Model: {model_note(cfg, train is not None)}\n",
+             data_section(data, tokenized)]
+    if train is not None:
+        parts.append(training_section(train))
+    if metrics is not None:
+        parts.append(test_section(metrics))
+    if predictions is not None:
+        parts.append(f"## Predictions\n\n{predictions.rows} rows in `{predictions.path}` "
+                     f"(model digest `{predictions.model_digest[:16]}`).\n")
+    if promotion is not None:
+        verdict = "**Promoted**" if promotion.promoted else "**Not promoted**"
+        parts.append(f"## Promotion\n\n{verdict}: {promotion.reason}. Pointer: `{promotion.pointer.resolve()}`.\n")
+    path = write_text(run.file("report.md"), "\n".join(parts))
+    return str(path)

@@ -1,0 +1,69 @@
+"""The tokenize task: each split tokenized once, cached as Parquet under a content key.
+
+The key hashes the file's bytes, the tokenizer's fingerprint, ``max_seq_length`` and how rows are
+read (fields, label map), so the cache survives across runs and any change re-tokenizes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from prefect import task
+
+from tasks.files import atomic_path, sha256_text
+from tasks.logs import logger
+from tasks.records import LabelSet, SplitData, TokenizedSplit, TokenizerRecord
+from tasks.tokenizer import load_tokenizer
+from tasks.validate import check_split
+
+CACHE_FORMAT = "tokenized-v1"  # bump when the Parquet layout changes
+CHUNK_ROWS = 2048  # texts per tokenizer call: large enough for Rust-side batching, small enough for memory
+
+
+def cache_key(
+    split: SplitData, tok: TokenizerRecord, max_seq_length: int, text_field: str, label_field: str, labels: LabelSet
+) -> str:
+    return sha256_text(
+        CACHE_FORMAT, split.sha256, tok.fingerprint, str(max_seq_length), text_field, label_field,
+        labels.kind, *labels.names,
+    )[:20]
+
+
+def tokenize_rows(texts: list[str], tokenizer, max_seq_length: int) -> pa.ListArray:
+    ids: list[list[int]] = []
+    for start in range(0, len(texts), CHUNK_ROWS):
+        encoded = tokenizer(
+            texts[start : start + CHUNK_ROWS], truncation=True, max_length=max_seq_length,
+            return_attention_mask=False, return_token_type_ids=False,
+        )
+        ids.extend(encoded["input_ids"])
+    return pa.array(ids, type=pa.list_(pa.int32()))
+
+
+@task(name="tokenize", task_run_name="tokenize {split.split}")
+def tokenize_split(
+    split: SplitData, tok: TokenizerRecord, text_field: str, label_field: str, labels: LabelSet,
+    max_seq_length: int, cache_dir: Path,
+) -> TokenizedSplit:
+    key = cache_key(split, tok, max_seq_length, text_field, label_field, labels)
+    target = cache_dir / key / f"{split.split}.parquet"
+    if target.is_file():
+        rows = pq.read_metadata(target).num_rows
+        logger().info("tokenization cache hit for %s: %s (%d rows)", split.split, target, rows)
+        return TokenizedSplit(split=split.split, parquet=target, cache_key=key, cache_hit=True, rows=rows)
+    rows, _, _, _ = check_split(split.split, split.path, text_field, label_field, labels)
+    tokenizer = load_tokenizer(tok.path)
+    input_ids = tokenize_rows([row.text for row in rows], tokenizer, max_seq_length)
+    table = pa.table({
+        "row": pa.array(range(len(rows)), pa.int32()),
+        "line": pa.array([row.line for row in rows], pa.int32()),
+        "input_ids": input_ids,
+        "length": pa.compute.list_value_length(input_ids).cast(pa.int32()),
+        "label_id": pa.array([labels.id_of(row.label) for row in rows], pa.int32()),
+    })
+    with atomic_path(target) as tmp:
+        pq.write_table(table, tmp)
+    logger().info("tokenized %s: %d rows -> %s (cache miss, key %s)", split.split, len(rows), target, key)
+    return TokenizedSplit(split=split.split, parquet=target, cache_key=key, cache_hit=False, rows=len(rows))

@@ -1,0 +1,125 @@
+"""The whole training flow against a real Prefect server, on tiny learnable data with tiny models."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from prefect.client.orchestration import get_client
+from transformers import AutoModel, BertConfig
+
+from flows.train_flow import train_flow
+from tasks.batching import load_tokenized
+from tasks.config import ScratchModel, TrainConfig
+from tasks.device import pick_device
+from tasks.files import read_json
+from tasks.inference import predict_logits, softmax
+from tasks.jsonl import DataError
+from tasks.model import load_classifier
+from tasks.tokenizer import train_wordpiece
+from tests.builders import learnable_rows, write_jsonl
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ScratchModel(hidden_size=64, num_hidden_layers=1, num_attention_heads=2, vocab_size=120)
+RUN_FILES = ["config.json", "data.json", "cache_keys.json", "epochs.json", "model/config.json",
+             "model/model.safetensors", "model/classifier.safetensors", "model/tokenizer.json",
+             "predictions/test.jsonl", "metrics.json", "promotion.json", "report.md"]
+pytestmark = pytest.mark.slow
+
+
+def tiny_config(tmp_path, paths, **overrides) -> TrainConfig:
+    return TrainConfig(**({
+        "train_file": paths["train"], "dev_file": paths["dev"], "test_file": paths["test"], "scratch": TINY,
+        "num_train_epochs": 4, "batch_size": 16, "learning_rate": 3e-3, "max_seq_length": 32,
+        "data_dir": tmp_path / "data", "output_dir": tmp_path / "artifacts",
+    } | overrides))
+
+
+def test_flow_trains_reports_predicts_promotes_and_reuses_the_cache(prefect_server, binary_data, tmp_path):
+    report = Path(train_flow(tiny_config(tmp_path, binary_data)))
+    run = report.parent
+    for name in RUN_FILES:
+        assert (run / name).is_file(), name
+    metrics = read_json(run / "metrics.json")
+    assert metrics["accuracy"] >= 0.9 and metrics["rows"] == 96
+    assert max(e["dev_accuracy"] for e in read_json(run / "epochs.json")) >= 0.9
+    assert f"{metrics['accuracy']:.4f}" in report.read_text() and "Promoted" in report.read_text()
+    assert read_json(tmp_path / "artifacts/latest_model.json")["model_dir"] == str(run / "model")
+
+    # The saved model, loaded alone, reproduces the written predictions row by row, in input order.
+    predictions = [json.loads(line) for line in (run / "predictions/test.jsonl").open(encoding="utf-8")]
+    inputs = [json.loads(line) for line in binary_data["test"].open(encoding="utf-8")]
+    assert [p["news"] for p in predictions] == [r["news"] for r in inputs]
+    assert [p["label"] for p in predictions] == [r["label"] for r in inputs]
+    model, tokenizer, labels = load_classifier(run / "model")
+    cache = read_json(run / "cache_keys.json")["splits"]["test"]
+    probs = softmax(predict_logits(model, load_tokenized(Path(cache["parquet"])), 8, tokenizer.pad_token_id,
+                                   pick_device("cpu"), None))
+    assert [labels.value_of(int(p.argmax())) for p in probs] == [p["pred_label"] for p in predictions]
+    torch.testing.assert_close(torch.tensor(probs.max(1)), torch.tensor([p["pred_prob"] for p in predictions]))
+
+    # A second run on the same inputs tokenizes nothing, and trains the same model (fixed seed, CPU).
+    second = Path(train_flow(tiny_config(tmp_path, binary_data))).parent
+    assert second != run
+    assert all(s["cache_hit"] for s in read_json(second / "cache_keys.json")["splits"].values())
+    assert "| hit |" in (second / "report.md").read_text()
+    assert read_json(second / "metrics.json")["accuracy"] == metrics["accuracy"]
+
+    async def flow_states():
+        async with get_client() as client:
+            return [r.state.type.value for r in await client.read_flow_runs()]
+
+    import asyncio
+
+    assert asyncio.run(flow_states()).count("COMPLETED") >= 2  # recorded by the real server
+
+
+def test_test_only_run_scores_with_the_promoted_model(prefect_server, binary_data, tmp_path):
+    first = Path(train_flow(tiny_config(tmp_path, binary_data))).parent
+    report = Path(train_flow(tiny_config(tmp_path, binary_data, do_test=True)))
+    digest = read_json(first / "metrics.json")["model_digest"]
+    assert read_json(report.parent / "metrics.json")["model_digest"] == digest
+    assert not (report.parent / "model").exists() and not (report.parent / "promotion.json").exists()
+
+
+def test_too_many_bad_rows_stop_the_flow_before_training_with_file_and_line(prefect_server, binary_data, tmp_path):
+    rows = binary_data["train"].read_text(encoding="utf-8").splitlines()
+    rows[2] = '{"news": "缺少标签"}'
+    bad = tmp_path / "bad_train.jsonl"
+    bad.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    paths = binary_data | {"train": bad}
+    with pytest.raises(DataError, match=r"bad_train.jsonl: 1 of 480 rows rejected.*line 3: missing label"):
+        train_flow(tiny_config(tmp_path, paths, max_bad_row_fraction=0.0))
+    assert not list((tmp_path / "artifacts/runs").glob("*/model"))
+    quarantined = next((tmp_path / "artifacts/runs").glob("*/rejected/train.jsonl"))
+    assert json.loads(quarantined.read_text())["line"] == 3
+
+
+def test_command_line_fine_tunes_a_local_checkpoint_with_three_string_labels(prefect_server, tmp_path):
+    """`python flows/train_flow.py --model_checkpoint DIR` on a save_pretrained directory, as a user runs it."""
+    labels = ["neg", "neu", "pos"]
+    paths = {s: write_jsonl(tmp_path / f"{s}.jsonl", learnable_rows(labels, n, seed))
+             for s, n, seed in (("train", 600, 1), ("dev", 96, 2), ("test", 96, 3))}
+    tokenizer = train_wordpiece([r["news"] for r in learnable_rows(labels, 600, 1)], vocab_size=120)
+    torch.manual_seed(0)
+    AutoModel.from_config(BertConfig(vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=128)).save_pretrained(tmp_path / "ckpt")
+    tokenizer.save_pretrained(tmp_path / "ckpt")
+    argv = ["--train_file", paths["train"], "--dev_file", paths["dev"], "--test_file", paths["test"],
+            "--model_checkpoint", tmp_path / "ckpt", "--num_train_epochs", "5", "--learning_rate", "3e-3",
+            "--batch_size", "16", "--max_seq_length", "32", "--selection_metric", "macro_f1",
+            "--data_dir", tmp_path / "data", "--output_dir", tmp_path / "artifacts"]
+    env = os.environ | {"PREFECT_API_URL": prefect_server}
+    out = subprocess.run([sys.executable, "flows/train_flow.py", *map(str, argv)], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = Path(out.stdout.strip().splitlines()[-1].removeprefix("report: "))
+    metrics = read_json(report.parent / "metrics.json")
+    assert set(metrics["per_class"]) == set(labels) and metrics["accuracy"] >= 0.8
+    preds = [json.loads(line)["pred_label"] for line in (report.parent / "predictions/test.jsonl").open()]
+    assert set(preds) <= set(labels) and len(preds) == 96
+    assert read_json(report.parent / "model/config.json")["id2label"] == {"0": "neg", "1": "neu", "2": "pos"}
+    assert f"`{tmp_path / 'ckpt'}`" in report.read_text()

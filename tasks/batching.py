@@ -69,3 +69,13 @@ def collate(data: TokenizedData, rows: np.ndarray, pad_id: int) -> dict[str, tor
         input_ids[i, : end - start] = data.values[start:end]
         mask[i, : end - start] = 1
     return {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask)}
+
+
+def from_token_lists(ids: list[list[int]]) -> TokenizedData:
+    """In-memory rows (e.g. one scoring chunk) in the same layout as a tokenized Parquet split."""
+    lengths = np.fromiter((len(row) for row in ids), dtype=np.int32, count=len(ids))
+    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    values = np.fromiter((t for row in ids for t in row), dtype=np.int32, count=int(offsets[-1]))
+    zeros = np.zeros(len(ids), dtype=np.int64)
+    return TokenizedData(offsets=offsets, values=values, lengths=lengths, labels=zeros, lines=zeros)

@@ -121,3 +121,25 @@ class TrainConfig(BaseModel):
         defaults = SCRATCH_DEFAULTS if self.from_scratch else PRETRAINED_DEFAULTS
         missing = {k: v for k, v in defaults.items() if getattr(self, k) is None}
         return self.model_copy(update=missing)
+
+
+DEFAULT_SCORING_CRON = "*/10 * * * *"  # the served scoring deployment: every ten minutes
+
+
+class ScoreConfig(BaseModel):
+    """Parameters of ``flows/score_flow.py``; each field is one command-line option."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    inputs: str = Field("data/incoming", description="A JSONL file, a glob, or a directory of *.jsonl files.")
+    output_dir: Path = Field(Path("data/scored"), description="Where predictions, rejects and manifests go.")
+    text_field: str = Field("news", description="JSON field holding the text; every other field is kept.")
+    model_dir: Path | None = Field(None, description="A saved classifier. Default: the promoted model.")
+    artifacts_dir: Path = Field(Path("artifacts"), description="Where the promoted-model pointer lives.")
+    chunk_rows: int = Field(4096, gt=0, description="Rows read, scored and written at a time (flat memory).")
+    batch_size: int = Field(64, gt=0, description="Texts per forward pass.")
+    write_parquet: bool = Field(False, description="Also write the predictions as Parquet.")
+    device: str = Field("auto", description="'auto' (cuda when present), 'cpu', 'cuda' or 'cuda:N'.")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="'auto': bf16 autocast on CUDA with bf16 support, else fp32."
+    )

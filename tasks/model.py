@@ -77,10 +77,12 @@ def weights_digest(model: nn.Module) -> str:
 
 
 def save_classifier(
-    model: EncoderClassifier, tokenizer: PreTrainedTokenizerBase, labels: LabelSet, out_dir: Path
+    model: EncoderClassifier, tokenizer: PreTrainedTokenizerBase, labels: LabelSet, out_dir: Path,
+    max_seq_length: int = 512,
 ) -> Path:
     """Write a snapshot of the weights as they are *now* (the seed kept a live reference instead)."""
     config = model.encoder.config
+    config.classifier_max_seq_length = max_seq_length  # scoring truncates as training did
     config.id2label = dict(enumerate(labels.names))
     config.label2id = {name: i for i, name in enumerate(labels.names)}
     config.label_kind = labels.kind
@@ -109,6 +111,11 @@ def load_classifier(model_dir: Path) -> tuple[EncoderClassifier, PreTrainedToken
     model = EncoderClassifier(encoder, len(labels.names), getattr(config, "classifier_dropout_prob", 0.1))
     model.classifier.load_state_dict(load_file(model_dir / HEAD_FILE))
     return model.eval(), load_tokenizer(str(model_dir)), labels
+
+
+def saved_max_seq_length(model_dir: Path) -> int:
+    config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
+    return int(getattr(config, "classifier_max_seq_length", 512))
 
 
 def model_digest(model_dir: Path) -> str:

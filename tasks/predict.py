@@ -10,19 +10,22 @@ from tasks.batching import load_tokenized
 from tasks.device import autocast_dtype, pick_device
 from tasks.files import write_jsonl
 from tasks.inference import predict_logits, softmax
-from tasks.jsonl import Row, read_lines
+from tasks.jsonl import DataError, Row, read_lines
 from tasks.logs import logger
 from tasks.model import load_classifier, model_digest
-from tasks.records import Predictions, TokenizedSplit
+from tasks.records import LabelSet, Predictions, TokenizedSplit
 
 
 @task(name="predict", task_run_name="predict {split.split}")
 def predict_split(
     model_dir: Path, split: TokenizedSplit, source_file: Path, text_field: str, label_field: str,
-    batch_size: int, device: str, precision: str, out_path: Path,
+    data_labels: LabelSet, batch_size: int, device: str, precision: str, out_path: Path,
 ) -> Predictions:
     """One output row per validated input row: text, label, ``pred_label``, ``pred_prob``, ``probs``."""
     model, tokenizer, labels = load_classifier(model_dir)  # reload from disk: what the scoring flow will use
+    if labels != data_labels:
+        raise DataError(f"{model_dir} predicts labels {list(labels.names)} ({labels.kind}), but the training "
+                        f"file has {list(data_labels.names)} ({data_labels.kind}): use a model trained on them")
     torch_device = pick_device(device)
     model.to(torch_device)
     data = load_tokenized(split.parquet)

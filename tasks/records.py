@@ -115,3 +115,16 @@ class ModelSource(Record):
 
     name_or_path: str | None
     local_files_only: bool = True
+
+
+class ScoredFile(Record):
+    """What one input file became; ``status`` is scored, skipped (already done) or busy (another run)."""
+
+    input: Path
+    status: str
+    predictions: Path
+    manifest: Path
+    rows_in: int = 0
+    rows_scored: int = 0
+    rows_rejected: int = 0
+    seconds: float = 0.0

@@ -1,11 +1,16 @@
-"""Runs the tokenizer and tokenize tasks the way the training flow wires them, for task-level tests."""
+"""Task-level helpers: tokenize as the training flow wires it, and save a tiny classifier to score with."""
 
 from __future__ import annotations
 
-from tasks.config import TrainConfig
-from tasks.records import DataSummary, ModelSource, TokenizedSplit, TokenizerRecord
+from pathlib import Path
+
+import torch
+
+from tasks.config import ScratchModel, TrainConfig
+from tasks.model import new_classifier, save_classifier, scratch_encoder
+from tasks.records import DataSummary, LabelSet, ModelSource, TokenizedSplit, TokenizerRecord
 from tasks.tokenize_cache import tokenize_split
-from tasks.tokenizer import prepare_tokenizer
+from tasks.tokenizer import prepare_tokenizer, train_wordpiece
 
 
 def tokenize_all(
@@ -18,3 +23,12 @@ def tokenize_all(
         name: tokenize_split.fn(split, tok, cfg.text_field, cfg.label_field, data.labels, cfg.max_seq_length, cache)
         for name, split in data.splits.items()
     }
+
+
+def save_tiny_classifier(folder: Path, labels: LabelSet, texts: list[str], seed: int = 0) -> Path:
+    """A randomly initialised one-layer classifier saved the way training saves its best epoch."""
+    tokenizer = train_wordpiece(texts, vocab_size=120)
+    torch.manual_seed(seed)
+    shape = ScratchModel(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, vocab_size=120)
+    model = new_classifier(scratch_encoder(shape, tokenizer, 64), labels).eval()
+    return save_classifier(model, tokenizer, labels, folder, max_seq_length=64)

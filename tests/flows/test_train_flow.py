@@ -123,3 +123,12 @@ def test_command_line_fine_tunes_a_local_checkpoint_with_three_string_labels(pre
     assert set(preds) <= set(labels) and len(preds) == 96
     assert read_json(report.parent / "model/config.json")["id2label"] == {"0": "neg", "1": "neu", "2": "pos"}
     assert f"`{tmp_path / 'ckpt'}`" in report.read_text()
+
+
+def test_test_only_run_refuses_a_model_trained_on_other_labels(prefect_server, binary_data, tmp_path):
+    train_flow(tiny_config(tmp_path, binary_data))
+    labels = ["neg", "neu", "pos"]
+    others = {s: write_jsonl(tmp_path / f"{s}3.jsonl", learnable_rows(labels, 30, seed)) for s, seed in
+              (("train", 1), ("dev", 2), ("test", 3))}
+    with pytest.raises(DataError, match=r"predicts labels \['0', '1'\].*has \['neg', 'neu', 'pos'\]"):
+        train_flow(tiny_config(tmp_path, others, do_test=True))

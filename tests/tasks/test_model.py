@@ -13,6 +13,7 @@ from tasks.model import (
     new_classifier,
     pretrained_encoder,
     save_classifier,
+    saved_max_seq_length,
     scratch_encoder,
     weights_digest,
 )
@@ -44,7 +45,8 @@ def test_scratch_classifier_has_no_pooler_and_one_logit_per_class(tokenizer):
 def test_saved_classifier_reloads_alone_with_labels_and_identical_outputs(tokenizer, tmp_path):
     torch.manual_seed(0)
     model = new_classifier(scratch_encoder(TINY, tokenizer, 64), LABELS).eval()
-    save_classifier(model, tokenizer, LABELS, tmp_path / "model")
+    save_classifier(model, tokenizer, LABELS, tmp_path / "model", max_seq_length=48)
+    assert saved_max_seq_length(tmp_path / "model") == 48
     assert sorted(p.name for p in (tmp_path / "model").iterdir()) >= ["classifier.safetensors", "config.json"]
     assert not list((tmp_path / "model").glob("*.bin")), "weights must be safetensors, never pickles"
     loaded, loaded_tok, labels = load_classifier(tmp_path / "model")

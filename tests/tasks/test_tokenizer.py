@@ -11,6 +11,7 @@ import pytest
 from tasks.files import sha256_file
 from tasks.records import SplitData
 from tasks.tokenizer import fingerprint, load_tokenizer, prepare_tokenizer, train_wordpiece
+from tests.builders import BERT_SHAPE
 
 TEXTS = [
     "今天股市大涨\uff0c投资者很高兴",
@@ -19,7 +20,6 @@ TEXTS = [
     "这家酒店的服务很好 the hotel was great",
     "价格太贵了 too expensive",
 ]
-BERT_SHAPE = Path(__file__).resolve().parents[3] / "shared/models/bert-base-chinese-shape"
 
 
 def split_data(tmp_path: Path) -> SplitData:

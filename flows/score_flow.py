@@ -1,0 +1,63 @@
+"""Batch scoring: every JSONL file under --inputs scored with the promoted (or a given) model.
+
+``python flows/score_flow.py`` scores once. ``python flows/score_flow.py --serve --cron "*/10 * * * *"``
+serves it as a scheduled deployment on the Prefect server named by PREFECT_API_URL.
+"""
+
+# No `from __future__ import annotations` here: Prefect builds the parameter schema from these
+# annotations when a deployment loads the flow from its entrypoint, and needs them as real types.
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+from prefect import flow, task
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.cli import config_from, config_parser
+from tasks.config import DEFAULT_SCORING_CRON, ScoreConfig
+from tasks.model_source import locate_trained_model
+from tasks.records import ScoredFile
+from tasks.retry import transient_only
+from tasks.score_io import find_inputs
+from tasks.scoring import score_file
+from tasks.summary import summarize_scoring
+
+DEFAULTS = ScoreConfig()
+DEPLOYMENT = "batch-scoring"
+# A transient I/O error retries the file; the lock, temp-file-and-rename and manifest make that safe.
+score = score_file.with_options(retries=2, retry_delay_seconds=5, retry_condition_fn=transient_only)
+find_input_files = task(find_inputs, name="find input files")
+
+
+# One file at a time: a forward pass already uses every core (or the GPU); files queue behind it.
+@flow(name="score-jsonl", task_runner=ThreadPoolTaskRunner(max_workers=1), log_prints=True)
+def score_flow(config: ScoreConfig = DEFAULTS) -> list[ScoredFile]:
+    """Score new JSONL files; files already scored with the same model are skipped."""
+    model = locate_trained_model(str(config.model_dir) if config.model_dir else None, config.artifacts_dir)
+    results = [score(path, Path(model.name_or_path), config) for path in find_input_files(config.inputs)]
+    summarize_scoring(results, model.name_or_path)
+    return results
+
+
+def main(argv: list[str]) -> None:
+    parser = config_parser(ScoreConfig, __doc__)
+    parser.add_argument("--serve", action="store_true", help="Serve as a scheduled deployment instead of once.")
+    parser.add_argument("--cron", default=DEFAULT_SCORING_CRON, help="Schedule of the served deployment.")
+    given = vars(parser.parse_args(argv))
+    serve, cron = given.pop("serve", False), given.pop("cron")
+    config = config_from(ScoreConfig, given)
+    if serve:
+        # global_limit=1: a run that would overlap the previous one waits instead of racing it.
+        score_flow.serve(name=DEPLOYMENT, cron=cron, parameters={"config": config.model_dump(mode="json")},
+                         global_limit=1, tags=["scoring"])
+        return
+    results = score_flow(config)
+    for result in results:
+        print(f"{result.status}: {result.input} -> {result.predictions}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

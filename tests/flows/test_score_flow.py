@@ -1,0 +1,90 @@
+"""The scoring flow against a real Prefect server: once in-process, and served as a deployment."""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.deployments import run_deployment
+
+from flows.score_flow import score_flow
+from tasks.config import ScoreConfig
+from tasks.files import read_json, write_json
+from tasks.jsonl import DataError
+from tasks.records import LabelSet
+from tests.builders import learnable_rows, write_jsonl
+from tests.pipeline import save_tiny_classifier
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    texts = [r["news"] for r in learnable_rows([0, 1], 200, seed=1)]
+    return save_tiny_classifier(tmp_path_factory.mktemp("m") / "model", LabelSet(names=("0", "1"), kind="int"), texts)
+
+
+def incoming(folder: Path) -> Path:
+    for i in range(2):
+        write_jsonl(folder / f"part-{i}.jsonl", learnable_rows([0, 1], 30, seed=i))
+    return folder
+
+
+def test_scores_with_the_promoted_model_then_skips_what_is_done(prefect_server, model_dir, tmp_path):
+    write_json(tmp_path / "artifacts/latest_model.json", {"model_dir": str(model_dir)})
+    config = ScoreConfig(inputs=str(incoming(tmp_path / "in")), output_dir=tmp_path / "out",
+                         artifacts_dir=tmp_path / "artifacts")
+    first = score_flow(config)
+    assert [(r.input.name, r.status, r.rows_scored) for r in first] == [
+        ("part-0.jsonl", "scored", 30), ("part-1.jsonl", "scored", 30)]
+    assert read_json(tmp_path / "out/part-1.manifest.json")["model_dir"] == str(model_dir)
+    assert [r.status for r in score_flow(config)] == ["skipped", "skipped"]
+
+
+def test_no_promoted_model_is_a_clear_error(prefect_server, tmp_path):
+    with pytest.raises(DataError, match="no promoted model"):
+        score_flow(ScoreConfig(inputs=str(incoming(tmp_path / "in")), artifacts_dir=tmp_path / "none"))
+
+
+async def wait_for_deployment(name: str, timeout: float):
+    deadline = time.monotonic() + timeout
+    async with get_client() as client:
+        while True:
+            try:
+                return await client.read_deployment_by_name(name)
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(1)
+
+
+def test_served_deployment_runs_when_triggered_through_the_api(prefect_server, model_dir, tmp_path):
+    inputs = incoming(tmp_path / "in")
+    env = os.environ | {"PREFECT_API_URL": prefect_server, "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+    argv = ["flows/score_flow.py", "--serve", "--inputs", str(inputs), "--output_dir", str(tmp_path / "out"),
+            "--model_dir", str(model_dir)]
+    server = subprocess.Popen([sys.executable, *argv], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deployment = asyncio.run(wait_for_deployment("score-jsonl/batch-scoring", 120))
+        assert deployment.schedules and deployment.schedules[0].schedule.cron == "*/10 * * * *"
+        run = run_deployment("score-jsonl/batch-scoring", timeout=240)
+        assert run.state.is_completed(), run.state
+        for i in range(2):
+            manifest = read_json(tmp_path / f"out/part-{i}.manifest.json")
+            assert manifest["rows_scored"] == 30 and manifest["rows_rejected"] == 0
+            lines = (tmp_path / f"out/part-{i}.pred.jsonl").read_text(encoding="utf-8").splitlines()
+            assert [json.loads(x)["news"] for x in lines] == [r["news"] for r in learnable_rows([0, 1], 30, seed=i)]
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)

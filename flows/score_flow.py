@@ -14,7 +14,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 from prefect import flow, task
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+from prefect_dask import DaskTaskRunner
 
 from flows.cli import config_from, config_parser
 from tasks.config import DEFAULT_SCORING_CRON, ScoreConfig
@@ -32,12 +33,31 @@ score = score_file.with_options(retries=2, retry_delay_seconds=5, retry_conditio
 find_input_files = task(find_inputs, name="find input files")
 
 
-# One file at a time: a forward pass already uses every core (or the GPU); files queue behind it.
-@flow(name="score-jsonl", task_runner=ThreadPoolTaskRunner(max_workers=1), log_prints=True)
+def task_runner_for(config: ScoreConfig) -> TaskRunner:
+    if config.dask_address:
+        return DaskTaskRunner(address=config.dask_address)
+    if config.dask_workers:
+        # One thread per worker process: torch in each worker then uses its own core.
+        return DaskTaskRunner(cluster_class="distributed.LocalCluster", cluster_kwargs={
+            "n_workers": config.dask_workers, "threads_per_worker": 1, "processes": True})
+    # One file at a time: a forward pass already uses every core (or the GPU); files queue behind it.
+    return ThreadPoolTaskRunner(max_workers=1)
+
+
+@flow(name="score-files")
+def score_files(paths: list[Path], model_dir: Path, config: ScoreConfig) -> list[ScoredFile]:
+    """Each file is a shard: on Dask, every worker loads the model once and scores the files it gets."""
+    futures = [score.submit(path, model_dir, config) for path in paths]
+    return [future.result() for future in futures]
+
+
+@flow(name="score-jsonl", log_prints=True)
 def score_flow(config: ScoreConfig = DEFAULTS) -> list[ScoredFile]:
     """Score new JSONL files; files already scored with the same model are skipped."""
     model = locate_trained_model(str(config.model_dir) if config.model_dir else None, config.artifacts_dir)
-    results = [score(path, Path(model.name_or_path), config) for path in find_input_files(config.inputs)]
+    paths = find_input_files(config.inputs)
+    # The runner is chosen per run, from the parameters, so a served deployment can scale out too.
+    results = score_files.with_options(task_runner=task_runner_for(config))(paths, Path(model.name_or_path), config)
     summarize_scoring(results, model.name_or_path)
     return results
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pyarrow.json
 import pyarrow.parquet as pq
+import torch
 from prefect import task
 
 from tasks.batching import from_token_lists
@@ -46,10 +47,21 @@ class Scorer:
 @functools.lru_cache(maxsize=2)
 def scorer_for(model_dir: str, digest: str, device: str, precision: str) -> Scorer:
     """Loaded once per process and model version (``digest`` is part of the key), not once per file."""
+    _share_cores_with_dask_worker()
     model, tokenizer, labels = load_classifier(Path(model_dir))
     torch_device = pick_device(device)
     return Scorer(model.to(torch_device), tokenizer, labels, digest, saved_max_seq_length(Path(model_dir)),
                   torch_device, autocast_dtype(torch_device, precision))
+
+
+def _share_cores_with_dask_worker() -> None:
+    # N worker processes each running torch with every core's threads would oversubscribe the machine.
+    try:
+        from distributed import get_worker
+
+        torch.set_num_threads(get_worker().state.nthreads)
+    except (ImportError, ValueError):  # not inside a Dask worker
+        pass
 
 
 def score_chunk(scorer: Scorer, chunk: list[tuple[int, bytes]], text_field: str, batch_size: int):

@@ -88,3 +88,15 @@ def test_served_deployment_runs_when_triggered_through_the_api(prefect_server, m
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
+
+
+def test_a_local_dask_cluster_of_two_processes_writes_the_same_bytes(prefect_server, model_dir, tmp_path):
+    inputs = incoming(tmp_path / "in")
+    write_jsonl(inputs / "part-2.jsonl", learnable_rows([0, 1], 50, seed=7))
+    local = score_flow(ScoreConfig(inputs=str(inputs), output_dir=tmp_path / "local", model_dir=model_dir))
+    dask = score_flow(ScoreConfig(inputs=str(inputs), output_dir=tmp_path / "dask", model_dir=model_dir,
+                                  dask_workers=2))
+    assert [r.status for r in dask] == ["scored"] * 3
+    for result in local:
+        name = result.predictions.name
+        assert (tmp_path / "dask" / name).read_bytes() == result.predictions.read_bytes(), name

@@ -54,10 +54,20 @@ def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Longest first, so the largest allocation happens at once and later batches reuse it."""
+def sorted_batches(lengths: np.ndarray, batch_size: int, max_tokens: int | None = None) -> list[np.ndarray]:
+    """Longest first; a batch ends at ``batch_size`` rows or when its padded size would pass ``max_tokens``.
+
+    A token budget keeps every batch about the same amount of work: many short texts, or a few long ones
+    (attention grows with the square of the length, and a huge padded batch spills out of the caches).
+    """
     order = np.argsort(-lengths, kind="stable")
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    batches, start = [], 0
+    while start < len(order):
+        width = int(lengths[order[start]])  # sorted longest first: the first row sets the padded width
+        rows = batch_size if max_tokens is None else max(1, min(batch_size, max_tokens // max(width, 1)))
+        batches.append(order[start : start + rows])
+        start += rows
+    return batches
 
 
 def collate(data: TokenizedData, rows: np.ndarray, pad_id: int) -> dict[str, torch.Tensor]:

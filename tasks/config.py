@@ -137,11 +137,14 @@ class ScoreConfig(BaseModel):
     model_dir: Path | None = Field(None, description="A saved classifier. Default: the promoted model.")
     artifacts_dir: Path = Field(Path("artifacts"), description="Where the promoted-model pointer lives.")
     chunk_rows: int = Field(4096, gt=0, description="Rows read, scored and written at a time (flat memory).")
-    batch_size: int = Field(64, gt=0, description="Texts per forward pass.")
+    batch_size: int = Field(64, gt=0, description="Most texts per forward pass.")
+    max_batch_tokens: int | None = Field(
+        None, gt=0, description="Padded tokens per forward pass (default: 2048 CPU fp32, 8192 CPU bf16, 65536 GPU)."
+    )
     write_parquet: bool = Field(False, description="Also write the predictions as Parquet.")
     dask_address: str | None = Field(None, description="Score files on this Dask cluster (tcp://host:8786).")
     dask_workers: int = Field(0, ge=0, description="Without --dask_address: a local Dask cluster of N processes.")
     device: str = Field("auto", description="'auto' (cuda when present), 'cpu', 'cuda' or 'cuda:N'.")
     precision: Literal["auto", "fp32", "bf16"] = Field(
-        "auto", description="'auto': bf16 autocast on CUDA with bf16 support, else fp32."
+        "auto", description="'auto': bf16 autocast on CUDA, or on a CPU with native bf16 (avx512_bf16/AMX)."
     )

@@ -12,13 +12,13 @@ from tasks.device import autocast
 @torch.inference_mode()
 def predict_logits(
     model: torch.nn.Module, data: TokenizedData, batch_size: int, pad_id: int,
-    device: torch.device, dtype: torch.dtype | None,
+    device: torch.device, dtype: torch.dtype | None, max_tokens: int | None = None,
 ) -> np.ndarray:
     """Logits of every row as float32, in the row order of ``data``."""
     was_training = model.training
     model.eval()
     out = np.empty((len(data), model.classifier.out_features), dtype=np.float32)
-    for rows in sorted_batches(data.lengths, batch_size):
+    for rows in sorted_batches(data.lengths, batch_size, max_tokens):
         batch = {k: v.to(device, non_blocking=True) for k, v in collate(data, rows, pad_id).items()}
         with autocast(device, dtype):
             logits = model(**batch)

@@ -115,7 +115,8 @@ def load_classifier(model_dir: Path) -> tuple[EncoderClassifier, PreTrainedToken
 
 def saved_max_seq_length(model_dir: Path) -> int:
     config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
-    return int(getattr(config, "classifier_max_seq_length", 512))
+    positions = getattr(config, "max_position_embeddings", 512)  # never more tokens than the model can place
+    return min(int(getattr(config, "classifier_max_seq_length", positions)), positions)
 
 
 def model_digest(model_dir: Path) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 from prefect import task
 
 from tasks.batching import load_tokenized
-from tasks.device import autocast_dtype, pick_device
+from tasks.device import autocast_dtype, pick_device, token_budget
 from tasks.files import write_jsonl
 from tasks.inference import predict_logits, softmax
 from tasks.jsonl import DataError, Row, read_lines
@@ -29,8 +29,9 @@ def predict_split(
     torch_device = pick_device(device)
     model.to(torch_device)
     data = load_tokenized(split.parquet)
-    probs = softmax(predict_logits(model, data, batch_size, tokenizer.pad_token_id, torch_device,
-                                   autocast_dtype(torch_device, precision)))
+    dtype = autocast_dtype(torch_device, precision)
+    probs = softmax(predict_logits(model, data, batch_size, tokenizer.pad_token_id, torch_device, dtype,
+                                   token_budget(torch_device, dtype)))
     wanted = {int(line): i for i, line in enumerate(data.lines)}
     rows = (item for item in read_lines(source_file, text_field, label_field)
             if isinstance(item, Row) and item.line in wanted)

@@ -23,7 +23,7 @@ from prefect import task
 
 from tasks.batching import from_token_lists
 from tasks.config import ScoreConfig
-from tasks.device import autocast_dtype, pick_device
+from tasks.device import autocast_dtype, pick_device, token_budget
 from tasks.files import atomic_path, read_json, sha256_file, write_json
 from tasks.inference import predict_logits, softmax
 from tasks.jsonl import BadRow, BlankLine, Row, parse_line
@@ -42,16 +42,18 @@ class Scorer:
     max_seq_length: int
     device: object
     dtype: object
+    max_tokens: int
 
 
 @functools.lru_cache(maxsize=2)
-def scorer_for(model_dir: str, digest: str, device: str, precision: str) -> Scorer:
+def scorer_for(model_dir: str, digest: str, device: str, precision: str, max_tokens: int | None) -> Scorer:
     """Loaded once per process and model version (``digest`` is part of the key), not once per file."""
     _share_cores_with_dask_worker()
     model, tokenizer, labels = load_classifier(Path(model_dir))
     torch_device = pick_device(device)
+    dtype = autocast_dtype(torch_device, precision, inference=True)
     return Scorer(model.to(torch_device), tokenizer, labels, digest, saved_max_seq_length(Path(model_dir)),
-                  torch_device, autocast_dtype(torch_device, precision))
+                  torch_device, dtype, token_budget(torch_device, dtype, max_tokens))
 
 
 def _share_cores_with_dask_worker() -> None:
@@ -74,7 +76,7 @@ def score_chunk(scorer: Scorer, chunk: list[tuple[int, bytes]], text_field: str,
         ids = scorer.tokenizer([r.text for r in rows], truncation=True, max_length=scorer.max_seq_length,
                                return_attention_mask=False, return_token_type_ids=False)["input_ids"]
         probs = softmax(predict_logits(scorer.model, from_token_lists(ids), batch_size,
-                                       scorer.tokenizer.pad_token_id, scorer.device, scorer.dtype))
+                                       scorer.tokenizer.pad_token_id, scorer.device, scorer.dtype, scorer.max_tokens))
         for row, p in zip(rows, probs, strict=True):
             best = int(p.argmax())
             out = row.record | {
@@ -140,7 +142,7 @@ def score_file(input_path: Path, model_dir: Path, cfg: ScoreConfig) -> ScoredFil
                 remove_stale_temporaries(target)
             started = time.perf_counter()
             written = _write_outputs(input_path, paths, scorer_for(str(model_dir), digest, cfg.device,
-                                                                   cfg.precision), cfg)
+                                                                   cfg.precision, cfg.max_batch_tokens), cfg)
             seconds, counts = time.perf_counter() - started, written["counts"]
             assert counts["rows_in"] == counts["scored"] + counts["rejected"] + counts["blank"]
             write_json(paths.manifest, {

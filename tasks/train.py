@@ -18,7 +18,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from tasks.batching import TokenizedData, collate, length_grouped_batches, load_tokenized
 from tasks.config import TrainConfig
-from tasks.device import autocast, autocast_dtype, pick_device
+from tasks.device import autocast, autocast_dtype, pick_device, token_budget
 from tasks.files import write_json
 from tasks.inference import predict_logits
 from tasks.logs import logger
@@ -111,7 +111,8 @@ def fine_tune(
         loss = train_epoch(model, train_data, batches, optimizer, scheduler, cfg, tokenizer.pad_token_id,
                            device, dtype, desc)
         seconds = time.perf_counter() - started
-        logits = predict_logits(model, dev_data, cfg.eval_batch_size, tokenizer.pad_token_id, device, dtype)
+        logits = predict_logits(model, dev_data, cfg.eval_batch_size, tokenizer.pad_token_id, device, dtype,
+                                token_budget(device, dtype))
         dev_metrics = classification_metrics(dev_data.labels, logits.argmax(axis=1), labels.names)
         score = dev_metrics["accuracy"] if cfg.selection_metric == "accuracy" else dev_metrics["macro"]["f1"]
         record = EpochRecord(

@@ -100,3 +100,25 @@ def test_a_local_dask_cluster_of_two_processes_writes_the_same_bytes(prefect_ser
     for result in local:
         name = result.predictions.name
         assert (tmp_path / "dask" / name).read_bytes() == result.predictions.read_bytes(), name
+
+
+def test_prefect_yaml_deploys_the_scheduled_deployment_to_a_process_pool(prefect_server, tmp_path):
+    env = os.environ | {"PREFECT_API_URL": prefect_server}
+
+    def prefect(*args: str) -> str:
+        out = subprocess.run([sys.executable, "-m", "prefect", "--no-prompt", *args], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=180)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+        return out.stdout
+
+    prefect("work-pool", "create", "scoring", "--type", "process", "--overwrite")
+    prefect("deploy", "--all")
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_deployment_by_name("score-jsonl/batch-scoring")
+
+    deployment = asyncio.run(read())
+    assert deployment.work_pool_name == "scoring"
+    assert deployment.schedules[0].schedule.cron == "*/10 * * * *"
+    assert deployment.entrypoint == "flows/score_flow.py:score_flow"

@@ -2,7 +2,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.batching import collate, length_grouped_batches, load_tokenized, sorted_batches
+from tasks.batching import collate, from_token_lists, length_grouped_batches, load_tokenized, sorted_batches
 
 
 def write_split(path, ids):
@@ -61,3 +61,18 @@ def test_collate_pads_to_the_longest_row_in_the_batch(tmp_path):
     batch = collate(data, np.array([2, 0]), pad_id=0)
     assert batch["input_ids"].tolist() == [[2, 3, 0], [2, 5, 3]]
     assert batch["attention_mask"].tolist() == [[1, 1, 0], [1, 1, 1]]
+
+
+def test_token_budget_cuts_long_batches_short_and_short_batches_long():
+    lengths = np.array([500, 480, 20, 20, 20, 20, 20, 20, 10, 10])
+    batches = sorted_batches(lengths, batch_size=4, max_tokens=1000)
+    assert [b.tolist() for b in batches] == [[0, 1], [2, 3, 4, 5], [6, 7, 8, 9]]
+    assert all(len(b) * lengths[b].max() <= 1000 for b in batches)
+    assert [len(b) for b in sorted_batches(np.array([2000, 5]), 8, max_tokens=100)] == [1, 1]  # never empty
+
+
+def test_from_token_lists_matches_the_parquet_layout():
+    data = from_token_lists([[2, 5, 3], [2, 3], [2, 7, 7, 3]])
+    assert data.offsets.tolist() == [0, 3, 5, 9]
+    assert data.values.tolist() == [2, 5, 3, 2, 3, 2, 7, 7, 3]
+    assert data.lengths.tolist() == [3, 2, 4]

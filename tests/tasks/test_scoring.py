@@ -62,8 +62,8 @@ def test_scores_every_good_row_in_order_and_rejects_bad_ones_with_line_numbers(t
 
 def test_chunking_and_batching_change_nothing_but_float_rounding(tmp_path, model_dir):
     source = write_input(tmp_path / "part.jsonl", n=100)
-    score_file.fn(source, model_dir, cfg(tmp_path / "a", chunk_rows=3, batch_size=4))
-    score_file.fn(source, model_dir, cfg(tmp_path / "b", chunk_rows=1000))
+    score_file.fn(source, model_dir, cfg(tmp_path / "a", chunk_rows=3, batch_size=4, precision="fp32"))
+    score_file.fn(source, model_dir, cfg(tmp_path / "b", chunk_rows=1000, precision="fp32"))
     a, b = ([json.loads(x) for x in OutputPaths.of(source, tmp_path / d / "out").predictions.read_text().splitlines()]
             for d in ("a", "b"))
     assert [(r["id"], r["pred_label"]) for r in a] == [(r["id"], r["pred_label"]) for r in b]

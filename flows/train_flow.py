@@ -53,7 +53,8 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
 
     paths = (materialize(cfg.data_dir, cfg.seed) if cfg.train_file is None
              else {"train": cfg.train_file, "dev": cfg.dev_file, "test": cfg.test_file})
-    data = validate(paths, cfg.text_field, cfg.label_field, cfg.max_bad_row_fraction, run)
+    data = validate(paths, cfg.text_field, cfg.label_field, cfg.max_bad_row_fraction, run, cfg.on_bad_rows,
+                    cfg.leakage)
 
     source = locate_checkpoint(cfg.model_checkpoint) if do_train else locate_trained_model(
         cfg.model_checkpoint, cfg.output_dir)
@@ -73,7 +74,7 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
                               cfg.label_field, data.labels, cfg.eval_batch_size, cfg.device, cfg.precision,
                               run.file("predictions/test.jsonl"))
     if do_test:
-        metrics = report_test(predictions, cfg.label_field, data.labels, run)
+        metrics = report_test(predictions, tokenized["test"], cfg.label_field, data, run)
     if do_test and do_train:
         promotion = promote_model(run, metrics, predictions.model_digest, cfg.output_dir,
                                   cfg.promote_min_accuracy, cfg.promote_if_better)

@@ -55,6 +55,12 @@ class TrainConfig(BaseModel):
     max_bad_row_fraction: float = Field(
         0.01, ge=0, le=1, description="Fail when more than this share of a file's rows is rejected."
     )
+    on_bad_rows: Literal["quarantine", "fail"] = Field(
+        "quarantine", description="'quarantine': set bad rows aside (up to --max_bad_row_fraction); 'fail': stop."
+    )
+    leakage: Literal["warn", "drop", "fail"] = Field(
+        "warn", description="Dev/test texts also in train: report (metrics with and without them), drop, or stop."
+    )
     data_dir: Path = Field(Path("data"), description="Where corpora and the tokenization cache live.")
     output_dir: Path = Field(Path("artifacts"), description="Root of run directories and the model pointer.")
 

@@ -13,3 +13,12 @@ def logger() -> logging.Logger | logging.LoggerAdapter:
         return get_run_logger()
     except MissingContextError:
         return logging.getLogger("pipeline")
+
+
+def in_prefect_run() -> bool:
+    """Artifacts need a run to attach to; plain calls of a task's function (tests, benchmarks) have none."""
+    try:
+        get_run_logger()
+        return True
+    except MissingContextError:
+        return False

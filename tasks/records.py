@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from tasks.data_quality import SplitQuality
+
 
 class Record(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -55,11 +57,18 @@ class SplitData(Record):
     valid_rows: int
     rejected_rows: int
     rejects_path: Path | None = None
+    rejected_by_reason: dict[str, int] = {}
+    label_counts: dict[str, int] = {}
+    utf8_bom: bool = False
+    crlf_lines: int = 0
+    excluded_lines: tuple[int, ...] = ()  # valid rows left out by policy (--leakage drop)
 
 
 class DataSummary(Record):
     labels: LabelSet
     splits: dict[str, SplitData]
+    quality: dict[str, SplitQuality] = {}
+    leakage_policy: str = "warn"
 
 
 class TokenizerRecord(Record):
@@ -76,6 +85,7 @@ class TokenizedSplit(Record):
     cache_key: str
     cache_hit: bool
     rows: int
+    truncated: int = 0  # texts longer than max_seq_length tokens, cut to it
 
 
 class EpochRecord(Record):

@@ -5,29 +5,45 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pyarrow.parquet as pq
 from prefect import task
 
 from tasks.config import TrainConfig
 from tasks.files import write_json, write_text
 from tasks.logs import logger
 from tasks.metrics import classification_metrics
-from tasks.records import DataSummary, LabelSet, Predictions, Promotion, RunDir, TokenizedSplit, TrainResult
+from tasks.records import DataSummary, Predictions, Promotion, RunDir, TokenizedSplit, TrainResult
+from tasks.validation_report import validation_section
 
 
 @task(name="test report")
-def report_test(predictions: Predictions, label_field: str, labels: LabelSet, run: RunDir) -> dict:
-    """Metrics computed from the predictions file itself, so the report and the file cannot disagree."""
+def report_test(predictions: Predictions, test: TokenizedSplit, label_field: str, data: DataSummary,
+                run: RunDir) -> dict:
+    """Metrics computed from the predictions file itself, so the report and the file cannot disagree.
+
+    When test texts also occur in train, the metrics are given again on the rows that do not: the
+    score a user can expect on new text.
+    """
+    labels = data.labels
     y_true, y_pred = [], []
     with open(predictions.path, encoding="utf-8") as fh:
         for line in fh:
             row = json.loads(line)
             y_true.append(labels.id_of(row[label_field]))
             y_pred.append(labels.id_of(row["pred_label"]))
-    metrics = classification_metrics(np.array(y_true), np.array(y_pred), labels.names)
+    y_true, y_pred = np.array(y_true), np.array(y_pred)
+    metrics = classification_metrics(y_true, y_pred, labels.names)
+    quality = data.quality.get("test")
+    if quality and quality.leaked_lines and not data.splits["test"].excluded_lines:
+        lines = pq.read_table(test.parquet, columns=["line"]).column("line").to_numpy()
+        fresh = ~np.isin(lines, np.array(quality.leaked_lines))
+        metrics["leakage_free"] = classification_metrics(y_true[fresh], y_pred[fresh], labels.names)
     metrics["model_digest"] = predictions.model_digest
     write_json(run.file("metrics.json"), metrics)
-    logger().info("test accuracy %.4f, macro-F1 %.4f on %d rows", metrics["accuracy"], metrics["macro"]["f1"],
-                  metrics["rows"])
+    fresh = metrics.get("leakage_free")
+    extra = f"; {fresh['accuracy']:.4f} on the {fresh['rows']} rows not in train" if fresh else ""
+    logger().info("test accuracy %.4f, macro-F1 %.4f on %d rows%s", metrics["accuracy"], metrics["macro"]["f1"],
+                  metrics["rows"], extra)
     return metrics
 
 
@@ -35,13 +51,6 @@ def _table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def data_section(data: DataSummary, tokenized: dict[str, TokenizedSplit]) -> str:
-    rows = [[s.split, f"`{s.path}`", s.sha256[:12], s.lines_read, s.valid_rows, s.rejected_rows, s.blank_lines,
-             "hit" if tokenized[s.split].cache_hit else "miss"] for s in data.splits.values() if s.split in tokenized]
-    table = _table(["split", "file", "sha256", "lines", "valid", "rejected", "blank", "token cache"], rows)
-    return f"## Data\n\nLabels (from train): {', '.join(data.labels.names)}\n\n{table}\n"
 
 
 def training_section(train: TrainResult) -> str:
@@ -63,7 +72,10 @@ def test_section(metrics: dict) -> str:
     names = metrics["confusion_matrix"]["labels"]
     confusion = _table(["true \\ predicted", *names],
                        [[name, *row] for name, row in zip(names, metrics["confusion_matrix"]["matrix"], strict=True)])
-    return (f"## Test\n\n**Accuracy {metrics['accuracy']:.4f}** on {metrics['rows']} rows.\n\n{summary}\n\n"
+    fresh = metrics.get("leakage_free")
+    leak = (f" On the {fresh['rows']} test rows whose text does not occur in train: accuracy "
+            f"**{fresh['accuracy']:.4f}**, macro-F1 {fresh['macro']['f1']:.4f}." if fresh else "")
+    return (f"## Test\n\n**Accuracy {metrics['accuracy']:.4f}** on {metrics['rows']} rows.{leak}\n\n{summary}\n\n"
             f"{per_class}\n\nConfusion matrix (rows: true label):\n\n{confusion}\n")
 
 
@@ -84,7 +96,7 @@ def write_report(
     train: TrainResult | None, metrics: dict | None, predictions: Predictions | None, promotion: Promotion | None,
 ) -> str:
     parts = [f"# Training run `{run.path.name}`\n", f"Model: {model_note(cfg, train is not None)}\n",
-             data_section(data, tokenized)]
+             validation_section(data, tokenized)]
     if train is not None:
         parts.append(training_section(train))
     if metrics is not None:

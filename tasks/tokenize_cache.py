@@ -18,7 +18,7 @@ from tasks.records import LabelSet, SplitData, TokenizedSplit, TokenizerRecord
 from tasks.tokenizer import load_tokenizer
 from tasks.validate import check_split
 
-CACHE_FORMAT = "tokenized-v1"  # bump when the Parquet layout changes
+CACHE_FORMAT = "tokenized-v2"  # bump when the Parquet layout changes
 CHUNK_ROWS = 2048  # texts per tokenizer call: large enough for Rust-side batching, small enough for memory
 
 
@@ -27,19 +27,27 @@ def cache_key(
 ) -> str:
     return sha256_text(
         CACHE_FORMAT, split.sha256, tok.fingerprint, str(max_seq_length), text_field, label_field,
-        labels.kind, *labels.names,
+        labels.kind, *labels.names, repr(split.excluded_lines),
     )[:20]
 
 
-def tokenize_rows(texts: list[str], tokenizer, max_seq_length: int) -> pa.ListArray:
+def tokenize_rows(texts: list[str], tokenizer, max_seq_length: int) -> tuple[pa.ListArray, list[bool]]:
+    """Token ids cut to ``max_seq_length``, and whether each text had to be cut."""
     ids: list[list[int]] = []
+    truncated: list[bool] = []
     for start in range(0, len(texts), CHUNK_ROWS):
         encoded = tokenizer(
             texts[start : start + CHUNK_ROWS], truncation=True, max_length=max_seq_length,
-            return_attention_mask=False, return_token_type_ids=False,
+            return_overflowing_tokens=True, return_attention_mask=False, return_token_type_ids=False,
         )
-        ids.extend(encoded["input_ids"])
-    return pa.array(ids, type=pa.list_(pa.int32()))
+        owner = encoded["overflow_to_sample_mapping"]  # a cut text's overflow comes back as extra rows
+        for i, row in enumerate(encoded["input_ids"]):
+            if i == 0 or owner[i] != owner[i - 1]:
+                ids.append(row)
+                truncated.append(False)
+            else:
+                truncated[-1] = True
+    return pa.array(ids, type=pa.list_(pa.int32())), truncated
 
 
 @task(name="tokenize", task_run_name="tokenize {split.split}")
@@ -50,20 +58,26 @@ def tokenize_split(
     key = cache_key(split, tok, max_seq_length, text_field, label_field, labels)
     target = cache_dir / key / f"{split.split}.parquet"
     if target.is_file():
-        rows = pq.read_metadata(target).num_rows
-        logger().info("tokenization cache hit for %s: %s (%d rows)", split.split, target, rows)
-        return TokenizedSplit(split=split.split, parquet=target, cache_key=key, cache_hit=True, rows=rows)
+        truncated = pq.read_table(target, columns=["truncated"]).column("truncated")
+        logger().info("tokenization cache hit for %s: %s (%d rows)", split.split, target, len(truncated))
+        return TokenizedSplit(split=split.split, parquet=target, cache_key=key, cache_hit=True, rows=len(truncated),
+                              truncated=pa.compute.sum(truncated).as_py() or 0)
     rows, _, _, _ = check_split(split.split, split.path, text_field, label_field, labels)
+    excluded = set(split.excluded_lines)
+    rows = [row for row in rows if row.line not in excluded]
     tokenizer = load_tokenizer(tok.path)
-    input_ids = tokenize_rows([row.text for row in rows], tokenizer, max_seq_length)
+    input_ids, truncated = tokenize_rows([row.text for row in rows], tokenizer, max_seq_length)
     table = pa.table({
         "row": pa.array(range(len(rows)), pa.int32()),
         "line": pa.array([row.line for row in rows], pa.int32()),
         "input_ids": input_ids,
         "length": pa.compute.list_value_length(input_ids).cast(pa.int32()),
         "label_id": pa.array([labels.id_of(row.label) for row in rows], pa.int32()),
+        "truncated": pa.array(truncated, pa.bool_()),
     })
     with atomic_path(target) as tmp:
         pq.write_table(table, tmp)
-    logger().info("tokenized %s: %d rows -> %s (cache miss, key %s)", split.split, len(rows), target, key)
-    return TokenizedSplit(split=split.split, parquet=target, cache_key=key, cache_hit=False, rows=len(rows))
+    logger().info("tokenized %s: %d rows, %d cut at %d tokens -> %s (cache miss, key %s)", split.split, len(rows),
+                  sum(truncated), max_seq_length, target, key)
+    return TokenizedSplit(split=split.split, parquet=target, cache_key=key, cache_hit=False, rows=len(rows),
+                          truncated=sum(truncated))

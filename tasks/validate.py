@@ -8,10 +8,12 @@ from pathlib import Path
 
 from prefect import task
 
+from tasks.data_quality import SplitQuality, count_by_reason, dataset_quality
 from tasks.files import sha256_file, write_json, write_jsonl
 from tasks.jsonl import BadRow, BlankLine, DataError, Row, read_lines
 from tasks.logs import logger
 from tasks.records import DataSummary, LabelSet, RunDir, SplitData
+from tasks.validation_report import log_summary
 
 SHOWN_ERRORS = 5
 
@@ -63,32 +65,63 @@ def _enforce(split: str, path: Path, rows: list[Row], bad: list[BadRow], max_fra
         )
 
 
+def file_notes(path: Path) -> dict:
+    """Byte-level facts that are not errors but a user should know: BOM, CRLF line ends."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty")
+    crlf, head = 0, b""
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            head = head or block[:3]
+            crlf += block.count(b"\r\n")
+    return {"utf8_bom": head.startswith(b"\xef\xbb\xbf"), "crlf_lines": crlf}
+
+
+def apply_leakage_policy(policy: str, quality: dict[str, SplitQuality], paths: dict[str, Path]) -> dict[str, tuple]:
+    """Lines to leave out per split (``drop``), or a stop (``fail``); ``warn`` only reports."""
+    leaked = {split: q.leaked_lines for split, q in quality.items() if q.leaked_lines}
+    if not leaked or policy == "warn":
+        return {}
+    if policy == "fail":
+        detail = "; ".join(f"{paths[s]}: {len(lines)} rows (first at line {lines[0]})" for s, lines in leaked.items())
+        raise DataError(f"texts of the training file also occur in: {detail}. Remove them from train or from the "
+                        "evaluation files, or pass --leakage drop (leave them out) or --leakage warn (report both).")
+    return leaked
+
+
 @task(name="validate data")
 def validate_splits(
-    paths: dict[str, Path], text_field: str, label_field: str, max_bad_row_fraction: float, run: RunDir
+    paths: dict[str, Path], text_field: str, label_field: str, max_bad_row_fraction: float, run: RunDir,
+    on_bad_rows: str = "quarantine", leakage: str = "warn",
 ) -> DataSummary:
-    """Check train first (it defines the label set), then dev and test against it."""
+    """Check train first (it defines the label set), then dev and test against it, then the data set."""
     labels: LabelSet | None = None
-    splits: dict[str, SplitData] = {}
+    rows_of, splits = {}, {}
     for split in ("train", "dev", "test"):
         path = paths[split]
+        notes = file_notes(path)
         rows, bad, blank, lines = check_split(split, path, text_field, label_field, labels)
         rejects = None
         if bad:
-            rejects = run.file(f"rejected/{split}.jsonl")
+            rejects = run.file(f"quarantine/{split}.jsonl")
             write_jsonl(rejects, [{"file": str(path), "line": b.line, "reason": b.reason, "raw": b.raw} for b in bad])
-        _enforce(split, path, rows, bad, max_bad_row_fraction)  # bad rows explain more than a short label set
-        if labels is None:
+        _enforce(split, path, rows, bad, 0.0 if on_bad_rows == "fail" else max_bad_row_fraction)
+        if labels is None:  # after the bad rows: they explain more than a short label set would
             labels = label_set_of(Counter(row.label for row in rows), path)
+        rows_of[split] = rows
         splits[split] = SplitData(
             split=split, path=path.resolve(), sha256=sha256_file(path), lines_read=lines,
             blank_lines=blank, valid_rows=len(rows), rejected_rows=len(bad), rejects_path=rejects,
+            rejected_by_reason=count_by_reason([b.reason for b in bad]),
+            label_counts={str(k): v for k, v in sorted(Counter(r.label for r in rows).items(), key=str)},
+            **notes,
         )
-        counts = Counter(row.label for row in rows)
-        logger().info(
-            "%s: %d lines, %d valid, %d rejected, %d blank; labels %s",
-            path, lines, len(rows), len(bad), blank, dict(sorted(counts.items(), key=lambda kv: str(kv[0]))),
-        )
-    summary = DataSummary(labels=labels, splits=splits)
-    write_json(run.file("data.json"), summary.model_dump(mode="json"))
+    quality = dataset_quality(rows_of)
+    dropped = apply_leakage_policy(leakage, quality, paths)
+    splits = {s: d.model_copy(update={"excluded_lines": dropped.get(s, ())}) for s, d in splits.items()}
+    summary = DataSummary(labels=labels, splits=splits, quality=quality, leakage_policy=leakage)
+    log_summary(summary)
+    write_json(run.file("validation.json"), summary.model_dump(mode="json"))
     return summary

@@ -24,7 +24,7 @@ from tests.builders import learnable_rows, write_jsonl
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ScratchModel(hidden_size=64, num_hidden_layers=1, num_attention_heads=2, vocab_size=120)
-RUN_FILES = ["config.json", "data.json", "cache_keys.json", "epochs.json", "model/config.json",
+RUN_FILES = ["config.json", "validation.json", "cache_keys.json", "epochs.json", "model/config.json",
              "model/model.safetensors", "model/classifier.safetensors", "model/tokenizer.json",
              "predictions/test.jsonl", "metrics.json", "promotion.json", "report.md"]
 pytestmark = pytest.mark.slow
@@ -94,7 +94,7 @@ def test_too_many_bad_rows_stop_the_flow_before_training_with_file_and_line(pref
     with pytest.raises(DataError, match=r"bad_train.jsonl: 1 of 480 rows rejected.*line 3: missing label"):
         train_flow(tiny_config(tmp_path, paths, max_bad_row_fraction=0.0))
     assert not list((tmp_path / "artifacts/runs").glob("*/model"))
-    quarantined = next((tmp_path / "artifacts/runs").glob("*/rejected/train.jsonl"))
+    quarantined = next((tmp_path / "artifacts/runs").glob("*/quarantine/train.jsonl"))
     assert json.loads(quarantined.read_text())["line"] == 3
 
 
@@ -132,3 +132,24 @@ def test_test_only_run_refuses_a_model_trained_on_other_labels(prefect_server, b
               (("train", 1), ("dev", 2), ("test", 3))}
     with pytest.raises(DataError, match=r"predicts labels \['0', '1'\].*has \['neg', 'neu', 'pos'\]"):
         train_flow(tiny_config(tmp_path, others, do_test=True))
+
+
+def test_leaked_test_rows_are_reported_apart_or_dropped(prefect_server, binary_data, tmp_path):
+    train_rows = binary_data["train"].read_text(encoding="utf-8").splitlines()
+    test_rows = binary_data["test"].read_text(encoding="utf-8").splitlines()
+    leaky = tmp_path / "leaky_test.jsonl"
+    leaky.write_text("\n".join(train_rows[:30] + test_rows) + "\n", encoding="utf-8")
+    paths = binary_data | {"test": leaky}
+
+    warned = Path(train_flow(tiny_config(tmp_path, paths))).parent
+    metrics = read_json(warned / "metrics.json")
+    assert metrics["rows"] == 126 and metrics["leakage_free"]["rows"] == 96
+    assert "96 test rows whose text does not occur in train" in (warned / "report.md").read_text()
+
+    dropped = Path(train_flow(tiny_config(tmp_path, paths, leakage="drop"))).parent
+    metrics = read_json(dropped / "metrics.json")
+    assert metrics["rows"] == 96 and "leakage_free" not in metrics
+    assert sum(1 for _ in (dropped / "predictions/test.jsonl").open()) == 96
+
+    with pytest.raises(DataError, match=r"leaky_test.jsonl: 30 rows \(first at line 1\)"):
+        train_flow(tiny_config(tmp_path, paths, leakage="fail"))

@@ -48,7 +48,7 @@ def test_clean_two_class_int_labels(tmp_path: Path, run: RunDir):
     assert train.path == (tmp_path / "train.jsonl").resolve()
     assert train.sha256 == sha256_file(tmp_path / "train.jsonl")
     assert summary.splits["test"].valid_rows == 3
-    assert not (run.path / "rejected").exists()
+    assert not (run.path / "quarantine").exists()
 
 
 def test_string_labels_sorted_alphabetically(tmp_path: Path, run: RunDir):
@@ -67,7 +67,7 @@ def test_unknown_dev_label_is_rejected_with_line(tmp_path: Path, run: RunDir):
     summary = validate(tmp_path, run, rows([0, 1, 0, 1]), dev, rows([0]), fraction=0.5)
     data = summary.splits["dev"]
     assert (data.valid_rows, data.rejected_rows, data.blank_lines, data.lines_read) == (2, 1, 1, 4)
-    rejects = [json.loads(x) for x in (run.path / "rejected" / "dev.jsonl").read_text("utf-8").splitlines()]
+    rejects = [json.loads(x) for x in (run.path / "quarantine" / "dev.jsonl").read_text("utf-8").splitlines()]
     assert len(rejects) == 1
     assert rejects[0]["line"] == 4
     assert "unknown label 7" in rejects[0]["reason"]
@@ -83,7 +83,7 @@ def test_unknown_label_over_the_limit_names_file_and_line(tmp_path: Path, run: R
 def test_rejects_file_holds_every_rejected_row(tmp_path: Path, run: RunDir):
     train = [*rows([0, 1, 0, 1, 0, 1]), "not json", {"news": "", "label": 0}, {"news": "x", "label": True}]
     summary = validate(tmp_path, run, train, rows([0, 1]), rows([1]), fraction=0.5)
-    rejects_path = run.path / "rejected" / "train.jsonl"
+    rejects_path = run.path / "quarantine" / "train.jsonl"
     assert summary.splits["train"].rejects_path == rejects_path
     rejects = [json.loads(x) for x in rejects_path.read_text("utf-8").splitlines()]
     assert [r["line"] for r in rejects] == [7, 8, 9]
@@ -92,7 +92,7 @@ def test_rejects_file_holds_every_rejected_row(tmp_path: Path, run: RunDir):
     assert rejects[0]["raw"] == "not json" and "not valid JSON" in rejects[0]["reason"]
     assert "is empty" in rejects[1]["reason"]
     assert "got bool" in rejects[2]["reason"]
-    assert not (run.path / "rejected" / "dev.jsonl").exists()
+    assert not (run.path / "quarantine" / "dev.jsonl").exists()
 
 
 def test_too_many_bad_rows_names_file_and_first_bad_line(tmp_path: Path, run: RunDir):
@@ -104,7 +104,7 @@ def test_too_many_bad_rows_names_file_and_first_bad_line(tmp_path: Path, run: Ru
     assert "line 4: not valid JSON" in message
     assert "1 of 7 rows rejected" in message
     # the rejects file is written before the limit is enforced, so the user can inspect it
-    assert (run.path / "rejected" / "train.jsonl").is_file()
+    assert (run.path / "quarantine" / "train.jsonl").is_file()
 
 
 def test_bad_rows_at_exactly_the_limit_pass(tmp_path: Path, run: RunDir):
@@ -119,7 +119,7 @@ def test_fraction_one_lets_bad_rows_through_and_counts_them(tmp_path: Path, run:
     data = summary.splits["test"]
     assert (data.lines_read, data.valid_rows, data.rejected_rows, data.blank_lines) == (8, 2, 4, 2)
     assert data.lines_read == data.valid_rows + data.rejected_rows + data.blank_lines
-    rejects = (run.path / "rejected" / "test.jsonl").read_text("utf-8").splitlines()
+    rejects = (run.path / "quarantine" / "test.jsonl").read_text("utf-8").splitlines()
     assert [json.loads(r)["line"] for r in rejects] == [1, 3, 7, 8]
 
 
@@ -146,9 +146,9 @@ def test_train_without_valid_rows_raises(tmp_path: Path, run: RunDir):
         validate(tmp_path, run, ["", "{bad"], rows([0]), rows([1]), fraction=1.0)
 
 
-def test_data_json_is_written(tmp_path: Path, run: RunDir):
+def test_validation_json_is_written(tmp_path: Path, run: RunDir):
     summary = validate(tmp_path, run, rows(["b", "a"]), rows(["a"]), rows(["b"]))
-    written = json.loads((run.path / "data.json").read_text("utf-8"))
+    written = json.loads((run.path / "validation.json").read_text("utf-8"))
     assert written == summary.model_dump(mode="json")
     assert written["labels"] == {"names": ["a", "b"], "kind": "str"}
     assert set(written["splits"]) == {"train", "dev", "test"}
@@ -158,7 +158,7 @@ def test_data_json_is_written(tmp_path: Path, run: RunDir):
 def test_a_string_label_is_not_the_integer_label(tmp_path: Path, run: RunDir):
     summary = validate(tmp_path, run, rows([1, 0]), [{"news": "x", "label": "1"}, *rows([0])], rows([1]), 1.0)
     assert summary.splits["dev"].rejected_rows == 1
-    rejected = json.loads((run.path / "rejected/dev.jsonl").read_text(encoding="utf-8"))
+    rejected = json.loads((run.path / "quarantine/dev.jsonl").read_text(encoding="utf-8"))
     assert rejected["line"] == 1 and "unknown label '1'" in rejected["reason"]
 
 
@@ -166,4 +166,67 @@ def test_a_train_file_with_only_bad_rows_names_the_bad_field_not_the_label_count
     wrong_field = [{"text": "好", "label": 1}, {"text": "差", "label": 0}]
     with pytest.raises(DataError, match=r"train.jsonl: no valid rows.*2 rejected"):
         validate(tmp_path, run, wrong_field, wrong_field, wrong_field, 0.5)
-    assert "missing text field 'news'" in (run.path / "rejected/train.jsonl").read_text(encoding="utf-8")
+    assert "missing text field 'news'" in (run.path / "quarantine/train.jsonl").read_text(encoding="utf-8")
+
+
+def test_bom_and_crlf_are_accepted_and_reported(tmp_path: Path, run: RunDir):
+    (tmp_path / "train.jsonl").write_bytes(b'\xef\xbb\xbf{"news": "a", "label": 0}\r\n{"news": "b", "label": 1}\r\n')
+    write(tmp_path / "dev.jsonl", rows([0, 1]))
+    write(tmp_path / "test.jsonl", rows([0, 1]))
+    paths = {s: tmp_path / f"{s}.jsonl" for s in ("train", "dev", "test")}
+    summary = validate_splits.fn(paths, "news", "label", 0.0, run)
+    train = summary.splits["train"]
+    assert (train.valid_rows, train.utf8_bom, train.crlf_lines) == (2, True, 2)
+    assert not summary.splits["dev"].utf8_bom
+
+
+def test_an_empty_file_fails_at_once_with_its_path(tmp_path: Path, run: RunDir):
+    with pytest.raises(DataError, match=r"dev.jsonl: the file is empty"):
+        validate(tmp_path, run, rows([0, 1]), [], rows([0, 1]))
+
+
+def test_on_bad_rows_fail_stops_at_the_first_bad_row_whatever_the_share(tmp_path: Path, run: RunDir):
+    paths = {"train": write(tmp_path / "train.jsonl", [*rows([0, 1]), "{oops", *rows([0, 1] * 100, "u")]),
+             "dev": write(tmp_path / "dev.jsonl", rows([0])), "test": write(tmp_path / "test.jsonl", rows([1]))}
+    assert validate_splits.fn(paths, "news", "label", 0.5, run).splits["train"].rejected_rows == 1
+    with pytest.raises(DataError, match=r"line 3: not valid JSON"):
+        validate_splits.fn(paths, "news", "label", 0.5, run, on_bad_rows="fail")
+    assert (run.path / "quarantine/train.jsonl").is_file()
+
+
+def leaky(tmp_path: Path) -> dict[str, Path]:
+    train = [{"news": f"train {i}", "label": i % 2} for i in range(10)]
+    test = [{"news": "train 3", "label": 1}, {"news": "new 1", "label": 0}, {"news": "ｔｒａｉｎ 4", "label": 0}]
+    return {"train": write(tmp_path / "train.jsonl", train), "dev": write(tmp_path / "dev.jsonl", rows([0, 1])),
+            "test": write(tmp_path / "test.jsonl", test)}
+
+
+def test_leakage_warn_reports_the_lines_and_keeps_them(tmp_path: Path, run: RunDir):
+    summary = validate_splits.fn(leaky(tmp_path), "news", "label", 0.0, run, leakage="warn")
+    assert summary.quality["test"].leaked_lines == (1, 3)
+    assert summary.splits["test"].excluded_lines == ()
+    saved = json.loads((run.path / "validation.json").read_text("utf-8"))
+    assert saved["quality"]["test"]["leaked_lines"] == [1, 3] and saved["leakage_policy"] == "warn"
+
+
+def test_leakage_drop_leaves_the_leaked_rows_out(tmp_path: Path, run: RunDir):
+    summary = validate_splits.fn(leaky(tmp_path), "news", "label", 0.0, run, leakage="drop")
+    assert summary.splits["test"].excluded_lines == (1, 3)
+
+
+def test_leakage_fail_says_where_and_what_to_do(tmp_path: Path, run: RunDir):
+    with pytest.raises(DataError, match=r"test.jsonl: 2 rows \(first at line 1\).*--leakage drop"):
+        validate_splits.fn(leaky(tmp_path), "news", "label", 0.0, run, leakage="fail")
+
+
+CHNSENTICORP = Path(__file__).resolve().parents[3] / "shared/data/chnsenticorp"
+
+
+@pytest.mark.skipif(not CHNSENTICORP.is_dir(), reason="../shared/data/chnsenticorp not present")
+def test_chnsenticorp_shows_its_known_duplicates_leakage_and_conflicts(tmp_path: Path, run: RunDir):
+    paths = {s: CHNSENTICORP / f"{s}.jsonl" for s in ("train", "dev", "test")}
+    summary = validate_splits.fn(paths, "news", "label", 0.0, run)
+    q = summary.quality
+    assert q["train"].duplicate_rows == 1351 and q["train"].conflicting_texts == 24
+    assert (len(q["dev"].leaked_lines), len(q["test"].leaked_lines)) == (338, 331)
+    assert [s.valid_rows for s in summary.splits.values()] == [9600, 1200, 1200]

@@ -61,7 +61,7 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
     tok = tokenizer_for(source.name_or_path, source.local_files_only, data.splits["train"], cfg.text_field,
                         cfg.label_field, cfg.scratch.vocab_size, cache)
     futures = {split: tokenize.submit(data.splits[split], tok, cfg.text_field, cfg.label_field, data.labels,
-                                      cfg.max_seq_length, cache)
+                                      source.seq_length(cfg.max_seq_length), cache)
                for split in (("train", "dev", "test") if do_train else ("test",))}
     tokenized = {split: future.result() for split, future in futures.items()}
     record_cache_keys(run, tok.fingerprint, {s: t.model_dump(mode="json") for s, t in tokenized.items()})

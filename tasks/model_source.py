@@ -16,7 +16,7 @@ from transformers import AutoConfig
 
 from tasks.jsonl import DataError
 from tasks.logs import logger
-from tasks.model import HEAD_FILE, is_saved_classifier
+from tasks.model import HEAD_FILE, is_saved_classifier, saved_max_seq_length
 from tasks.promote import current_pointer
 from tasks.records import ModelSource
 
@@ -68,7 +68,9 @@ def locate_checkpoint(checkpoint: str | None) -> ModelSource:
         return ModelSource(name_or_path=None)
     name, local_only = resolve_checkpoint(checkpoint)
     logger().info("fine-tuning pretrained checkpoint %s", name)
-    return ModelSource(name_or_path=name, local_files_only=local_only)
+    config = AutoConfig.from_pretrained(name, local_files_only=local_only)
+    return ModelSource(name_or_path=name, local_files_only=local_only,
+                       max_positions=getattr(config, "max_position_embeddings", None))
 
 
 @task(name="locate trained model")
@@ -77,9 +79,11 @@ def locate_trained_model(checkpoint: str | None, output_dir: Path) -> ModelSourc
     if checkpoint is not None:
         if not is_saved_classifier(Path(checkpoint)):
             raise ModelSourceError(f"{checkpoint}: not a saved classifier (needs config.json and {HEAD_FILE})")
-        return ModelSource(name_or_path=str(Path(checkpoint).resolve()))
+        path = Path(checkpoint).resolve()
+        return ModelSource(name_or_path=str(path), max_positions=saved_max_seq_length(path))
     pointer = current_pointer(output_dir)
     if pointer is None:
         raise ModelSourceError(f"no promoted model under {output_dir}: pass --do_train, or --model_checkpoint DIR")
-    logger().info("using the promoted model %s", pointer["model_dir"])
-    return ModelSource(name_or_path=pointer["model_dir"])
+    model_dir = Path(pointer["model_dir"])
+    logger().info("using the promoted model %s", model_dir)
+    return ModelSource(name_or_path=str(model_dir), max_positions=saved_max_seq_length(model_dir))

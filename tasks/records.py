@@ -125,6 +125,10 @@ class ModelSource(Record):
 
     name_or_path: str | None
     local_files_only: bool = True
+    max_positions: int | None = None  # the most tokens the model can take (its position embeddings)
+
+    def seq_length(self, requested: int) -> int:
+        return min(requested, self.max_positions) if self.max_positions else requested
 
 
 class ScoredFile(Record):

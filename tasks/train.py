@@ -122,7 +122,7 @@ def fine_tune(
         )
         if score > best:  # strictly better: on a tie the earlier, less trained epoch stays
             best, best_epoch = score, epoch
-            save_classifier(model, tokenizer, labels, run.model_dir, cfg.max_seq_length)
+            save_classifier(model, tokenizer, labels, run.model_dir, source.seq_length(cfg.max_seq_length))
         epochs = [e.model_copy(update={"selected": e.epoch == best_epoch}) for e in [*epochs, record]]
         write_json(run.file("epochs.json"), [e.model_dump() for e in epochs])
         log.info("%s: loss %.4f, dev accuracy %.4f, dev macro-F1 %.4f, %.0f texts/s%s", desc, loss,

@@ -8,6 +8,10 @@ from tasks.logs import in_prefect_run, logger
 from tasks.records import DataSummary, TokenizedSplit
 
 
+def _pairs(counts: dict) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in counts.items())
+
+
 def rows_of(summary: DataSummary, tokenized: dict[str, TokenizedSplit] | None = None) -> list[dict]:
     table = []
     for split, data in summary.splits.items():
@@ -15,8 +19,8 @@ def rows_of(summary: DataSummary, tokenized: dict[str, TokenizedSplit] | None = 
         tok = (tokenized or {}).get(split)
         table.append({
             "split": split, "lines": data.lines_read, "valid": data.valid_rows, "rejected": data.rejected_rows,
-            "blank": data.blank_lines, "rejected by reason": data.rejected_by_reason or "",
-            "labels": data.label_counts, "duplicates": q.duplicate_rows if q else "",
+            "blank": data.blank_lines, "rejected by reason": _pairs(data.rejected_by_reason),
+            "labels": _pairs(data.label_counts), "duplicates": q.duplicate_rows if q else "",
             "also in train": len(q.leaked_lines) if q and split != "train" else "",
             "conflicting texts": q.conflicting_texts if q else "",
             "left out (leakage)": len(data.excluded_lines), "chars p50/p90/p99/max": "/".join(

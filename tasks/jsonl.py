@@ -33,6 +33,8 @@ class BlankLine:
 
 
 def _label_problem(value: object) -> str | None:
+    if isinstance(value, float) and value != value:
+        return "label is NaN"
     # bool is a subclass of int, but true/false is almost always a mistake in a label column.
     if isinstance(value, bool) or not isinstance(value, int | str):
         return f"label must be an integer or a string, got {type(value).__name__}"

@@ -47,6 +47,7 @@ def test_string_label_is_kept_as_string():
         (obj(text="ok", label=True), "label must be an integer or a string, got bool"),
         (obj(text="ok", label=False), "label must be an integer or a string, got bool"),
         (obj(text="ok", label=1.0), "label must be an integer or a string, got float"),
+        (b'{"text": "ok", "label": NaN}\n', "label is NaN"),
         (obj(text="ok", label=[1]), "label must be an integer or a string, got list"),
         (obj(text="ok", label=""), "label is an empty string"),
         (obj(text="ok", label="  "), "label is an empty string"),

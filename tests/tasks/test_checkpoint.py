@@ -1,0 +1,62 @@
+import pickle
+
+import pytest
+import torch
+from transformers import get_linear_schedule_with_warmup
+
+from tasks.checkpoint import CheckpointError, load_state, save_state
+from tasks.records import EpochRecord
+
+
+def trained_pieces(seed: int):
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.LayerNorm(8), torch.nn.Linear(8, 2))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    scheduler = get_linear_schedule_with_warmup(optimizer, 2, 10)
+    for _ in range(3):
+        model(torch.randn(5, 4)).sum().backward()
+        optimizer.step()
+        scheduler.step()
+    return model, optimizer, scheduler
+
+
+RECORD = EpochRecord(epoch=1, train_loss=0.5, dev_accuracy=0.9, dev_macro_f1=0.9, learning_rate=1e-3, seconds=1.0,
+                     texts_per_second=10.0, weights_digest="d", selected=True)
+
+
+def test_state_round_trips_weights_optimizer_scheduler_and_rng(tmp_path):
+    model, optimizer, scheduler = trained_pieces(0)
+    save_state(tmp_path, model, optimizer, scheduler, 1, 0.9, 1, [RECORD])
+    expected_noise = torch.rand(3)  # what the RNG gives next after the save
+
+    fresh_model, fresh_opt, fresh_sched = trained_pieces(1)
+    resumed = load_state(tmp_path, fresh_model, fresh_opt, fresh_sched)
+    assert (resumed.epoch, resumed.best, resumed.best_epoch, resumed.epochs) == (1, 0.9, 1, [RECORD])
+    for a, b in zip(model.state_dict().values(), fresh_model.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b)
+    state, fresh_state = optimizer.state_dict()["state"], fresh_opt.state_dict()["state"]
+    torch.testing.assert_close(fresh_state[0]["exp_avg"], state[0]["exp_avg"])
+    assert fresh_sched.get_last_lr() == scheduler.get_last_lr()
+    torch.testing.assert_close(torch.rand(3), expected_noise)
+
+
+def test_no_checkpoint_means_start_from_scratch(tmp_path):
+    assert load_state(tmp_path, *trained_pieces(0)) is None
+
+
+class Payload:
+    def __reduce__(self):
+        import os
+
+        return os.system, ("touch PWNED",)
+
+
+def test_a_pickle_payload_planted_as_a_checkpoint_is_refused_unrun(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model, optimizer, scheduler = trained_pieces(0)
+    save_state(tmp_path / "ckpt", model, optimizer, scheduler, 1, 0.9, 1, [RECORD])
+    with open(tmp_path / "ckpt/last/state.pt", "wb") as fh:
+        pickle.dump({"optimizer": Payload()}, fh)
+    with pytest.raises(CheckpointError, match="refusing to load"):
+        load_state(tmp_path / "ckpt", model, optimizer, scheduler)
+    assert not (tmp_path / "PWNED").exists()

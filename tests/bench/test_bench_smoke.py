@@ -1,0 +1,21 @@
+"""The benchmarks stay runnable: each one on a handful of rows (its numbers are not checked here)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SEED = REPO.parent / "shared" / "seed" / "code"
+pytestmark = pytest.mark.skipif(not SEED.is_dir(), reason="the benchmarks compare against ../shared/seed/code")
+
+
+@pytest.mark.parametrize("argv", [
+    ["bench.score_bench", "--model", "small", "--rows", "12"],
+    ["bench.train_bench", "--rows", "16", "--dev_rows", "8"],
+])
+def test_benchmark_runs_and_prints_its_ratio(argv):
+    out = subprocess.run([sys.executable, "-m", *argv], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "ratio ours/seed" in out.stdout

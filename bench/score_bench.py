@@ -19,7 +19,7 @@ from transformers import AutoModel, BertConfig, BertForSequenceClassification, p
 
 from bench.common import BERT_SHAPE, machine, read_texts, seed_args, seed_module
 from tasks.config import ScoreConfig
-from tasks.model import new_classifier, save_classifier
+from tasks.model import load_classifier, new_classifier, save_classifier
 from tasks.records import LabelSet
 from tasks.scoring import score_file
 from tasks.tokenizer import load_tokenizer
@@ -27,7 +27,10 @@ from tasks.tokenizer import load_tokenizer
 SHAPES = {"small": {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024}}
 
 
-def build(model: str):
+def build(model: str, model_dir: Path | None = None):
+    if model_dir is not None:  # a trained classifier: agreement between precisions then means something
+        ours, tokenizer, _ = load_classifier(model_dir)
+        return tokenizer, ours.encoder.config, ours.eval()
     tokenizer = load_tokenizer(str(BERT_SHAPE))
     config = BertConfig.from_pretrained(BERT_SHAPE)
     if model in SHAPES:
@@ -49,15 +52,18 @@ def main() -> None:
     parser.add_argument("--model", choices=["small", "bert-base"], default="small")
     parser.add_argument("--rows", type=int, default=1200)
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    parser.add_argument("--model_dir", type=Path, help="a trained classifier instead of random weights")
     args = parser.parse_args()
     rows = read_texts("test", args.rows)
     texts = [r["news"] for r in rows]
-    tokenizer, config, ours = build(args.model)
+    tokenizer, config, ours = build(args.model, args.model_dir)
     print(machine())
-    print(f"model {args.model}: {sum(p.numel() for p in ours.parameters()):,} parameters; {len(texts)} texts")
+    name = args.model_dir or args.model
+    print(f"model {name}: {sum(p.numel() for p in ours.parameters()):,} parameters; {len(texts)} texts")
 
     seed_run, seed_model = seed_module("run"), seed_module("model")
-    sargs = seed_args()
+    max_len = min(512, config.max_position_embeddings)  # all three truncate alike
+    sargs = seed_args(max_seq_length=max_len)
     baseline = seed_model.BertForCLS(config, sargs).eval()
     baseline.bert.load_state_dict(ours.encoder.state_dict())
     baseline.classifier.load_state_dict(ours.classifier.state_dict())
@@ -65,10 +71,10 @@ def main() -> None:
 
     hf = BertForSequenceClassification(config).eval()
     pipe = pipeline("text-classification", model=hf, tokenizer=tokenizer, device=-1, batch_size=32)
-    t_pipe, _ = timed(lambda: pipe(texts, truncation=True, max_length=512))
+    t_pipe, _ = timed(lambda: pipe(texts, truncation=True, max_length=max_len))
 
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = save_classifier(ours, tokenizer, LabelSet(names=("0", "1"), kind="int"), Path(tmp) / "m", 512)
+        model_dir = save_classifier(ours, tokenizer, LabelSet(names=("0", "1"), kind="int"), Path(tmp) / "m", max_len)
         source = Path(tmp) / "in.jsonl"
         source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         cfg = ScoreConfig(output_dir=Path(tmp) / "out", precision=args.precision, device="cpu")

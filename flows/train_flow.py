@@ -77,7 +77,7 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
                               cfg.label_field, data.labels, cfg.eval_batch_size, cfg.device, cfg.precision,
                               run.file("predictions/test.jsonl"))
     if do_test:
-        metrics = report_test(predictions, tokenized["test"], cfg.label_field, data, run)
+        metrics = report_test(predictions, tokenized["test"], cfg.label_field, data, run, model_dir)
     if do_test and do_train:
         promotion = promote_model(run, metrics, predictions.model_digest, cfg.output_dir,
                                   cfg.promote_min_accuracy, cfg.promote_if_better)

@@ -88,6 +88,7 @@ class TrainConfig(BaseModel):
         "accuracy", description="Dev metric that picks the saved epoch."
     )
     resume: bool = Field(True, description="Continue the same training from its last complete epoch checkpoint.")
+    calibrate: bool = Field(True, description="Fit temperature scaling on dev so pred_prob is calibrated.")
 
     # --- what to run, where -----------------------------------------------------------------------
     do_train: bool = Field(False, description="Train (with none of --do_* given, all three run).")

@@ -16,7 +16,7 @@ from transformers import AutoConfig, AutoModel, BertConfig, PreTrainedModel, Pre
 from transformers.utils import logging as hf_logging
 
 from tasks.config import ScratchModel
-from tasks.files import atomic_path, sha256_file
+from tasks.files import atomic_path, read_json, sha256_file, write_json
 from tasks.jsonl import DataError
 from tasks.records import LabelSet
 from tasks.tokenizer import load_tokenizer
@@ -32,13 +32,14 @@ class EncoderClassifier(nn.Module):
         self.encoder = encoder
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(encoder.config.hidden_size, num_labels)
+        self.temperature = 1.0  # fitted on dev after training (tasks/calibration.py); 1.0 while training
         std = getattr(encoder.config, "initializer_range", 0.02)
         nn.init.normal_(self.classifier.weight, std=std)
         nn.init.zeros_(self.classifier.bias)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return self.classifier(self.dropout(hidden[:, 0]))
+        return self.classifier(self.dropout(hidden[:, 0])) / self.temperature
 
 
 def _without_pooler(factory, *args, **kwargs) -> PreTrainedModel:
@@ -88,6 +89,7 @@ def save_classifier(
     config.label_kind = labels.kind
     config.classifier_head = "cls-dropout-linear"
     config.classifier_dropout_prob = model.dropout.p
+    config.classifier_temperature = model.temperature
     with atomic_path(out_dir) as tmp:
         model.encoder.save_pretrained(tmp)
         save_file({k: v.detach().cpu().contiguous() for k, v in model.classifier.state_dict().items()}, tmp / HEAD_FILE)
@@ -110,6 +112,7 @@ def load_classifier(model_dir: Path) -> tuple[EncoderClassifier, PreTrainedToken
     encoder = pretrained_encoder(str(model_dir), local_files_only=True)
     model = EncoderClassifier(encoder, len(labels.names), getattr(config, "classifier_dropout_prob", 0.1))
     model.classifier.load_state_dict(load_file(model_dir / HEAD_FILE))
+    model.temperature = float(getattr(config, "classifier_temperature", 1.0))
     return model.eval(), load_tokenizer(str(model_dir)), labels
 
 
@@ -119,7 +122,17 @@ def saved_max_seq_length(model_dir: Path) -> int:
     return min(int(getattr(config, "classifier_max_seq_length", positions)), positions)
 
 
+def saved_temperature(model_dir: Path) -> float:
+    return float(read_json(model_dir / "config.json").get("classifier_temperature", 1.0))
+
+
+def set_temperature(model_dir: Path, temperature: float) -> None:
+    config = read_json(model_dir / "config.json")
+    write_json(model_dir / "config.json", config | {"classifier_temperature": temperature})
+
+
 def model_digest(model_dir: Path) -> str:
-    """Digest of the saved weight files: names the exact model a prediction came from."""
+    """Digest of the saved weights and the temperature: names the exact model a prediction came from."""
     files = sorted(model_dir.glob("*.safetensors"))
-    return hashlib.sha256("".join(sha256_file(f) for f in files).encode()).hexdigest()
+    parts = [sha256_file(f) for f in files] + [repr(saved_temperature(model_dir))]
+    return hashlib.sha256("".join(parts).encode()).hexdigest()

@@ -106,6 +106,8 @@ class TrainResult(Record):
     best_dev_metric: float
     selection_metric: str
     epochs: tuple[EpochRecord, ...]
+    temperature: float = 1.0
+    dev_nll: tuple[float, float] | None = None  # before, after temperature scaling
 
 
 class Predictions(Record):

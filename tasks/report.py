@@ -3,36 +3,47 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 from prefect import task
 
+from tasks.calibration import ECE_BINS, expected_calibration_error, nll, rescale
 from tasks.config import TrainConfig
 from tasks.files import write_json, write_text
 from tasks.logs import logger
 from tasks.metrics import classification_metrics
+from tasks.model import saved_temperature
 from tasks.records import DataSummary, Predictions, Promotion, RunDir, TokenizedSplit, TrainResult
 from tasks.validation_report import validation_section
 
 
 @task(name="test report")
 def report_test(predictions: Predictions, test: TokenizedSplit, label_field: str, data: DataSummary,
-                run: RunDir) -> dict:
+                run: RunDir, model_dir: Path) -> dict:
     """Metrics computed from the predictions file itself, so the report and the file cannot disagree.
 
     When test texts also occur in train, the metrics are given again on the rows that do not: the
     score a user can expect on new text.
     """
     labels = data.labels
-    y_true, y_pred = [], []
+    y_true, y_pred, probs = [], [], []
     with open(predictions.path, encoding="utf-8") as fh:
         for line in fh:
             row = json.loads(line)
             y_true.append(labels.id_of(row[label_field]))
             y_pred.append(labels.id_of(row["pred_label"]))
-    y_true, y_pred = np.array(y_true), np.array(y_pred)
+            probs.append([row["probs"][name] for name in labels.names])
+    y_true, y_pred, probs = np.array(y_true), np.array(y_pred), np.array(probs)
     metrics = classification_metrics(y_true, y_pred, labels.names)
+    temperature = saved_temperature(model_dir)
+    raw = rescale(probs, temperature)  # what the probabilities were before temperature scaling
+    metrics["calibration"] = {
+        "temperature": temperature, "ece_bins": ECE_BINS,
+        "ece_before": expected_calibration_error(raw, y_true), "ece_after": expected_calibration_error(probs, y_true),
+        "nll_before": nll(raw, y_true), "nll_after": nll(probs, y_true),
+    }
     quality = data.quality.get("test")
     if quality and quality.leaked_lines and not data.splits["test"].excluded_lines:
         lines = pq.read_table(test.parquet, columns=["line"]).column("line").to_numpy()
@@ -58,8 +69,10 @@ def training_section(train: TrainResult) -> str:
              f"{e.learning_rate:.2e}", f"{e.seconds:.1f}", f"{e.texts_per_second:.0f}",
              "**selected**" if e.selected else ""] for e in train.epochs]
     table = _table(["epoch", "train loss", "dev acc", "dev macro-F1", "lr", "seconds", "texts/s", ""], rows)
+    calibrated = (f" Temperature scaling on dev: T = {train.temperature:.3f}, dev NLL {train.dev_nll[0]:.4f} -> "
+                  f"{train.dev_nll[1]:.4f}." if train.dev_nll else "")
     return (f"## Training\n\nSelected epoch {train.best_epoch} by dev {train.selection_metric} "
-            f"({train.best_dev_metric:.4f}); its weights are the saved model.\n\n{table}\n")
+            f"({train.best_dev_metric:.4f}); its weights are the saved model.{calibrated}\n\n{table}\n")
 
 
 def test_section(metrics: dict) -> str:
@@ -75,7 +88,12 @@ def test_section(metrics: dict) -> str:
     fresh = metrics.get("leakage_free")
     leak = (f" On the {fresh['rows']} test rows whose text does not occur in train: accuracy "
             f"**{fresh['accuracy']:.4f}**, macro-F1 {fresh['macro']['f1']:.4f}." if fresh else "")
+    cal = metrics["calibration"]
+    calibration = (f"Calibration (temperature scaling fitted on dev, T = {cal['temperature']:.3f}; labels unchanged): "
+                   f"test ECE ({cal['ece_bins']} bins) {cal['ece_before']:.4f} -> {cal['ece_after']:.4f}, "
+                   f"NLL {cal['nll_before']:.4f} -> {cal['nll_after']:.4f}.")
     return (f"## Test\n\n**Accuracy {metrics['accuracy']:.4f}** on {metrics['rows']} rows.{leak}\n\n{summary}\n\n"
+            f"{calibration}\n\n"
             f"{per_class}\n\nConfusion matrix (rows: true label):\n\n{confusion}\n")
 
 

@@ -18,14 +18,23 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from tasks.batching import TokenizedData, collate, length_grouped_batches, load_tokenized
+from tasks.calibration import fit_temperature, nll
 from tasks.checkpoint import checkpoint_dir, load_state, save_state
 from tasks.config import TrainConfig
 from tasks.device import autocast, autocast_dtype, pick_device, token_budget
 from tasks.files import atomic_path, write_json
-from tasks.inference import predict_logits
+from tasks.inference import predict_logits, softmax
 from tasks.logs import logger
 from tasks.metrics import classification_metrics
-from tasks.model import new_classifier, pretrained_encoder, save_classifier, scratch_encoder, weights_digest
+from tasks.model import (
+    load_classifier,
+    new_classifier,
+    pretrained_encoder,
+    save_classifier,
+    scratch_encoder,
+    set_temperature,
+    weights_digest,
+)
 from tasks.records import (
     EpochRecord,
     LabelSet,
@@ -138,5 +147,20 @@ def fine_tune(
         shutil.copytree(folder / "best", tmp)
     write_json(run.file("epochs.json"), [e.model_dump() for e in epochs])
     log.info("selected epoch %d of %d by dev %s = %.4f", best_epoch, cfg.num_train_epochs, cfg.selection_metric, best)
+    temperature, dev_nll = calibrate(run.model_dir, dev_data, cfg, device, dtype) if cfg.calibrate else (1.0, None)
     return TrainResult(model_dir=run.model_dir, best_epoch=best_epoch, best_dev_metric=best,
-                       selection_metric=cfg.selection_metric, epochs=tuple(epochs))
+                       selection_metric=cfg.selection_metric, epochs=tuple(epochs), temperature=temperature,
+                       dev_nll=dev_nll)
+
+
+def calibrate(model_dir, dev_data, cfg: TrainConfig, device, dtype) -> tuple[float, tuple[float, float]]:
+    """Fit T on the selected model's dev logits and store it with the model; argmax (accuracy) is unchanged."""
+    model, tokenizer, _ = load_classifier(model_dir)
+    model.to(device)
+    logits = predict_logits(model, dev_data, cfg.eval_batch_size, tokenizer.pad_token_id, device, dtype,
+                            token_budget(device, dtype))
+    temperature = fit_temperature(logits, dev_data.labels)
+    set_temperature(model_dir, temperature)
+    before, after = nll(softmax(logits), dev_data.labels), nll(softmax(logits / temperature), dev_data.labels)
+    logger().info("temperature scaling: T = %.3f, dev NLL %.4f -> %.4f", temperature, before, after)
+    return temperature, (before, after)

@@ -45,6 +45,7 @@ def test_flow_trains_reports_predicts_promotes_and_reuses_the_cache(prefect_serv
         assert (run / name).is_file(), name
     metrics = read_json(run / "metrics.json")
     assert metrics["accuracy"] >= 0.9 and metrics["rows"] == 96
+    assert metrics["calibration"]["nll_after"] <= metrics["calibration"]["nll_before"] + 0.05
     assert max(e["dev_accuracy"] for e in read_json(run / "epochs.json")) >= 0.9
     assert f"{metrics['accuracy']:.4f}" in report.read_text() and "Promoted" in report.read_text()
     assert read_json(tmp_path / "artifacts/latest_model.json")["model_dir"] == str(run / "model")

@@ -8,7 +8,7 @@ from tasks.batching import load_tokenized
 from tasks.config import ScratchModel, TrainConfig
 from tasks.device import autocast_dtype, pick_device
 from tasks.inference import predict_logits
-from tasks.model import load_classifier, weights_digest
+from tasks.model import load_classifier, saved_temperature, weights_digest
 from tasks.records import ModelSource, RunDir
 from tasks.train import fine_tune, param_groups
 from tasks.validate import validate_splits
@@ -72,6 +72,8 @@ def test_training_learns_a_learnable_rule_and_is_reproducible(tmp_path):
     _, _, first = run_fine_tune(tmp_path / "a", paths, config(tmp_path / "a"))
     _, _, second = run_fine_tune(tmp_path / "b", paths, config(tmp_path / "b"))
     assert first.best_dev_metric >= 0.9
+    assert first.dev_nll[1] <= first.dev_nll[0] and first.temperature != 1.0  # calibrated on dev
+    assert saved_temperature(first.model_dir) == first.temperature
     assert first.epochs[-1].train_loss < first.epochs[0].train_loss
     assert [e.weights_digest for e in first.epochs] == [e.weights_digest for e in second.epochs]
     assert np.isclose(first.epochs[0].learning_rate, second.epochs[0].learning_rate)

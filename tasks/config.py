@@ -89,6 +89,7 @@ class TrainConfig(BaseModel):
     )
     resume: bool = Field(True, description="Continue the same training from its last complete epoch checkpoint.")
     calibrate: bool = Field(True, description="Fit temperature scaling on dev so pred_prob is calibrated.")
+    no_baseline: bool = Field(False, description="Skip the TF-IDF + logistic regression baseline beside BERT.")
 
     # --- what to run, where -----------------------------------------------------------------------
     do_train: bool = Field(False, description="Train (with none of --do_* given, all three run).")

@@ -108,10 +108,22 @@ def model_note(cfg: TrainConfig, trained: bool) -> str:
     return f"`{cfg.model_checkpoint}`, fine-tuned"
 
 
+def baseline_section(metrics: dict, baseline: dict) -> str:
+    test = baseline["test"]
+    rows = [["this run's model", f"{metrics['accuracy']:.4f}", f"{metrics['macro']['f1']:.4f}"],
+            [f"{baseline['model']} (C={baseline['C']:g}, {baseline['seconds']:.0f} s)", f"{test['accuracy']:.4f}",
+             f"{test['macro']['f1']:.4f}"]]
+    gap = 100 * (test["accuracy"] - metrics["accuracy"])
+    verdict = (f"**The baseline wins by {gap:.1f} accuracy points**: prefer it, or a pretrained checkpoint."
+               if gap > 0 else f"This model beats the baseline by {-gap:.1f} accuracy points.")
+    return f"## Baseline on the same test rows\n\n{_table(['model', 'accuracy', 'macro-F1'], rows)}\n\n{verdict}\n"
+
+
 @task(name="write report")
 def write_report(
     run: RunDir, cfg: TrainConfig, data: DataSummary, tokenized: dict[str, TokenizedSplit],
     train: TrainResult | None, metrics: dict | None, predictions: Predictions | None, promotion: Promotion | None,
+    baseline: dict | None = None,
 ) -> str:
     parts = [f"# Training run `{run.path.name}`\n", f"Model: {model_note(cfg, train is not None)}\n",
              validation_section(data, tokenized)]
@@ -119,6 +131,8 @@ def write_report(
         parts.append(training_section(train))
     if metrics is not None:
         parts.append(test_section(metrics))
+    if metrics is not None and baseline is not None:
+        parts.append(baseline_section(metrics, baseline))
     if predictions is not None:
         parts.append(f"## Predictions\n\n{predictions.rows} rows in `{predictions.path}` "
                      f"(model digest `{predictions.model_digest[:16]}`).\n")

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 TINY = ScratchModel(hidden_size=64, num_hidden_layers=1, num_attention_heads=2, vocab_size=120)
 RUN_FILES = ["config.json", "validation.json", "cache_keys.json", "epochs.json", "model/config.json",
              "model/model.safetensors", "model/classifier.safetensors", "model/tokenizer.json",
-             "predictions/test.jsonl", "metrics.json", "promotion.json", "report.md"]
+             "predictions/test.jsonl", "metrics.json", "promotion.json", "report.md", "baseline.json"]
 pytestmark = pytest.mark.slow
 
 
@@ -48,6 +48,8 @@ def test_flow_trains_reports_predicts_promotes_and_reuses_the_cache(prefect_serv
     assert metrics["calibration"]["nll_after"] <= metrics["calibration"]["nll_before"] + 0.05
     assert max(e["dev_accuracy"] for e in read_json(run / "epochs.json")) >= 0.9
     assert f"{metrics['accuracy']:.4f}" in report.read_text() and "Promoted" in report.read_text()
+    baseline = read_json(run / "baseline.json")
+    assert f"{baseline['test']['accuracy']:.4f}" in report.read_text() and baseline["test"]["rows"] == 96
     assert read_json(tmp_path / "artifacts/latest_model.json")["model_dir"] == str(run / "model")
 
     # The saved model, loaded alone, reproduces the written predictions row by row, in input order.

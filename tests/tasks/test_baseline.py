@@ -1,0 +1,20 @@
+from tasks.baseline import C_GRID, train_baseline
+from tasks.files import read_json
+from tasks.records import RunDir
+from tasks.validate import validate_splits
+from tests.builders import write_learnable
+
+
+def test_baseline_learns_the_rule_picks_c_on_dev_and_skips_dropped_rows(tmp_path):
+    paths = write_learnable(tmp_path / "d", [0, 1])
+    run = RunDir(path=tmp_path / "run")
+    run.path.mkdir()
+    data = validate_splits.fn(paths, "news", "label", 0.0, run)
+    result = train_baseline.fn(data, "news", "label", 42, run)
+    assert result["C"] in C_GRID and result["dev_accuracy"] >= 0.9
+    assert result["test"]["accuracy"] >= 0.9 and result["test"]["rows"] == 96
+    assert read_json(run.file("baseline.json"))["test"]["accuracy"] == result["test"]["accuracy"]
+    dropped = data.model_copy(update={"splits": data.splits | {
+        "test": data.splits["test"].model_copy(update={"excluded_lines": (1, 2, 3)})}})
+    assert train_baseline.fn(dropped, "news", "label", 42, run)["test"]["rows"] == 93
+    assert not list(run.path.glob("*.pkl")) and not list(run.path.glob("*.joblib"))  # never pickled

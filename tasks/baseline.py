@@ -17,16 +17,13 @@ from tasks.files import write_json
 from tasks.logs import logger
 from tasks.metrics import classification_metrics
 from tasks.records import DataSummary, RunDir
-from tasks.validate import check_split
+from tasks.validate import kept_rows
 
 C_GRID = (0.25, 1.0, 4.0, 16.0)
 
 
 def _rows(data: DataSummary, split: str, text_field: str, label_field: str) -> tuple[list[str], np.ndarray]:
-    info = data.splits[split]
-    rows, _, _, _ = check_split(split, info.path, text_field, label_field, data.labels)
-    excluded = set(info.excluded_lines)
-    kept = [r for r in rows if r.line not in excluded]
+    kept = kept_rows(data.splits[split], text_field, label_field, data.labels)
     return [r.text for r in kept], np.array([data.labels.id_of(r.label) for r in kept])
 
 

@@ -10,7 +10,7 @@ same training, run again, resumes.
 from __future__ import annotations
 
 import json
-import pickle
+import pickle  # only for its exception type: nothing here unpickles with it
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -38,12 +38,7 @@ def predict_split(
 
     def records():
         for row in rows:
-            p = probs[wanted[row.line]]
-            best = int(p.argmax())
-            yield {
-                text_field: row.text, label_field: row.label, "pred_label": labels.value_of(best),
-                "pred_prob": float(p[best]), "probs": {name: float(x) for name, x in zip(labels.names, p, strict=True)},
-            }
+            yield {text_field: row.text, label_field: row.label} | labels.prediction(probs[wanted[row.line]])
 
     written = write_jsonl(out_path, records())
     if written != len(data):

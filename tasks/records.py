@@ -45,6 +45,12 @@ class LabelSet(Record):
         name = self.names[label_id]
         return int(name) if self.kind == "int" else name
 
+    def prediction(self, probs) -> dict:
+        """The fields every prediction carries: the class, its probability, and every class's."""
+        best = int(probs.argmax())
+        return {"pred_label": self.value_of(best), "pred_prob": float(probs[best]),
+                "probs": {name: float(p) for name, p in zip(self.names, probs, strict=True)}}
+
 
 class SplitData(Record):
     """One validated JSONL file: its fingerprint and the accounting of its lines."""

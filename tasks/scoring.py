@@ -78,12 +78,7 @@ def score_chunk(scorer: Scorer, chunk: list[tuple[int, bytes]], text_field: str,
         probs = softmax(predict_logits(scorer.model, from_token_lists(ids), batch_size,
                                        scorer.tokenizer.pad_token_id, scorer.device, scorer.dtype, scorer.max_tokens))
         for row, p in zip(rows, probs, strict=True):
-            best = int(p.argmax())
-            out = row.record | {
-                "pred_label": scorer.labels.value_of(best), "pred_prob": float(p[best]),
-                "probs": {name: float(x) for name, x in zip(scorer.labels.names, p, strict=True)},
-                "model_digest": scorer.digest[:16],
-            }
+            out = row.record | scorer.labels.prediction(p) | {"model_digest": scorer.digest[:16]}
             lines.append(json.dumps(out, ensure_ascii=False) + "\n")
     return lines, rejects, sum(isinstance(p, BlankLine) for p in parsed)
 

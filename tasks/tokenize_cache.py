@@ -16,7 +16,7 @@ from tasks.files import atomic_path, sha256_text
 from tasks.logs import logger
 from tasks.records import LabelSet, SplitData, TokenizedSplit, TokenizerRecord
 from tasks.tokenizer import load_tokenizer
-from tasks.validate import check_split
+from tasks.validate import kept_rows
 
 CACHE_FORMAT = "tokenized-v2"  # bump when the Parquet layout changes
 CHUNK_ROWS = 2048  # texts per tokenizer call: large enough for Rust-side batching, small enough for memory
@@ -62,9 +62,7 @@ def tokenize_split(
         logger().info("tokenization cache hit for %s: %s (%d rows)", split.split, target, len(truncated))
         return TokenizedSplit(split=split.split, parquet=target, cache_key=key, cache_hit=True, rows=len(truncated),
                               truncated=pa.compute.sum(truncated).as_py() or 0)
-    rows, _, _, _ = check_split(split.split, split.path, text_field, label_field, labels)
-    excluded = set(split.excluded_lines)
-    rows = [row for row in rows if row.line not in excluded]
+    rows = kept_rows(split, text_field, label_field, labels)
     tokenizer = load_tokenizer(tok.path)
     input_ids, truncated = tokenize_rows([row.text for row in rows], tokenizer, max_seq_length)
     table = pa.table({

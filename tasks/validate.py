@@ -48,6 +48,13 @@ def check_split(
     return rows, bad, blank, lines
 
 
+def kept_rows(split: SplitData, text_field: str, label_field: str, labels: LabelSet) -> list[Row]:
+    """The rows later steps use: valid ones, less those a policy left out (``--leakage drop``)."""
+    rows, _, _, _ = check_split(split.split, split.path, text_field, label_field, labels)
+    excluded = set(split.excluded_lines)
+    return [row for row in rows if row.line not in excluded]
+
+
 def _enforce(split: str, path: Path, rows: list[Row], bad: list[BadRow], max_fraction: float) -> None:
     log = logger()
     for item in bad[:SHOWN_ERRORS]:

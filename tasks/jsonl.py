@@ -26,6 +26,10 @@ class BadRow:
     reason: str
     raw: str
 
+    def record(self, path: Path) -> dict:
+        """The quarantine / rejects line: enough to find, understand and fix the row."""
+        return {"file": str(path), "line": self.line, "reason": self.reason, "raw": self.raw}
+
 
 @dataclass(frozen=True)
 class BlankLine:

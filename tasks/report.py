@@ -13,6 +13,7 @@ from tasks.calibration import ECE_BINS, expected_calibration_error, nll, rescale
 from tasks.config import TrainConfig
 from tasks.files import write_json, write_text
 from tasks.logs import logger
+from tasks.markdown import markdown_table
 from tasks.metrics import classification_metrics
 from tasks.model import saved_temperature
 from tasks.records import DataSummary, Predictions, Promotion, RunDir, TokenizedSplit, TrainResult
@@ -58,17 +59,11 @@ def report_test(predictions: Predictions, test: TokenizedSplit, label_field: str
     return metrics
 
 
-def _table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def training_section(train: TrainResult) -> str:
     rows = [[e.epoch, f"{e.train_loss:.4f}", f"{e.dev_accuracy:.4f}", f"{e.dev_macro_f1:.4f}",
              f"{e.learning_rate:.2e}", f"{e.seconds:.1f}", f"{e.texts_per_second:.0f}",
              "**selected**" if e.selected else ""] for e in train.epochs]
-    table = _table(["epoch", "train loss", "dev acc", "dev macro-F1", "lr", "seconds", "texts/s", ""], rows)
+    table = markdown_table(["epoch", "train loss", "dev acc", "dev macro-F1", "lr", "seconds", "texts/s", ""], rows)
     calibrated = (f" Temperature scaling on dev: T = {train.temperature:.3f}, dev NLL {train.dev_nll[0]:.4f} -> "
                   f"{train.dev_nll[1]:.4f}." if train.dev_nll else "")
     return (f"## Training\n\nSelected epoch {train.best_epoch} by dev {train.selection_metric} "
@@ -76,14 +71,14 @@ def training_section(train: TrainResult) -> str:
 
 
 def test_section(metrics: dict) -> str:
-    summary = _table(["metric", "precision", "recall", "F1"], [
+    summary = markdown_table(["metric", "precision", "recall", "F1"], [
         [avg, f"{metrics[avg]['precision']:.4f}", f"{metrics[avg]['recall']:.4f}", f"{metrics[avg]['f1']:.4f}"]
         for avg in ("macro", "weighted")])
-    per_class = _table(["class", "precision", "recall", "F1", "support"], [
+    per_class = markdown_table(["class", "precision", "recall", "F1", "support"], [
         [name, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}", m["support"]]
         for name, m in metrics["per_class"].items()])
     names = metrics["confusion_matrix"]["labels"]
-    confusion = _table(["true \\ predicted", *names],
+    confusion = markdown_table(["true \\ predicted", *names],
                        [[name, *row] for name, row in zip(names, metrics["confusion_matrix"]["matrix"], strict=True)])
     fresh = metrics.get("leakage_free")
     leak = (f" On the {fresh['rows']} test rows whose text does not occur in train: accuracy "
@@ -116,7 +111,8 @@ def baseline_section(metrics: dict, baseline: dict) -> str:
     gap = 100 * (test["accuracy"] - metrics["accuracy"])
     verdict = (f"**The baseline wins by {gap:.1f} accuracy points**: prefer it, or a pretrained checkpoint."
                if gap > 0 else f"This model beats the baseline by {-gap:.1f} accuracy points.")
-    return f"## Baseline on the same test rows\n\n{_table(['model', 'accuracy', 'macro-F1'], rows)}\n\n{verdict}\n"
+    table = markdown_table(["model", "accuracy", "macro-F1"], rows)
+    return f"## Baseline on the same test rows\n\n{table}\n\n{verdict}\n"
 
 
 @task(name="write report")

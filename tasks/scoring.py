@@ -23,6 +23,7 @@ from prefect import task
 
 from tasks.batching import from_token_lists
 from tasks.config import ScoreConfig
+from tasks.data_quality import count_by_reason
 from tasks.device import autocast_dtype, pick_device, token_budget
 from tasks.files import atomic_path, read_json, sha256_file, write_json
 from tasks.inference import predict_logits, softmax
@@ -98,10 +99,8 @@ def _write_outputs(input_path: Path, paths: OutputPaths, scorer: Scorer, cfg: Sc
         for chunk in read_chunks(input_path, cfg.chunk_rows):
             lines, rejects, blank = score_chunk(scorer, chunk, cfg.text_field, cfg.batch_size)
             out.writelines(lines)
-            for bad in rejects:
-                reasons[bad.reason.split(":")[0]] += 1
-                rej.write(json.dumps({"file": str(input_path), "line": bad.line, "reason": bad.reason,
-                                      "raw": bad.raw}, ensure_ascii=False) + "\n")
+            reasons.update(count_by_reason([bad.reason for bad in rejects]))
+            rej.writelines(json.dumps(bad.record(input_path), ensure_ascii=False) + "\n" for bad in rejects)
             counts.update(rows_in=len(chunk), scored=len(lines), rejected=len(rejects), blank=blank)
         for fh in (out, rej):
             fh.flush()

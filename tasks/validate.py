@@ -113,7 +113,7 @@ def validate_splits(
         rejects = None
         if bad:
             rejects = run.file(f"quarantine/{split}.jsonl")
-            write_jsonl(rejects, [{"file": str(path), "line": b.line, "reason": b.reason, "raw": b.raw} for b in bad])
+            write_jsonl(rejects, [b.record(path) for b in bad])
         _enforce(split, path, rows, bad, 0.0 if on_bad_rows == "fail" else max_bad_row_fraction)
         if labels is None:  # after the bad rows: they explain more than a short label set would
             labels = label_set_of(Counter(row.label for row in rows), path)

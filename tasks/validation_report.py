@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect.artifacts import create_table_artifact
 
 from tasks.logs import in_prefect_run, logger
+from tasks.markdown import markdown_table
 from tasks.records import DataSummary, TokenizedSplit
 
 
@@ -55,9 +56,8 @@ def log_summary(summary: DataSummary) -> None:
 def validation_section(summary: DataSummary, tokenized: dict[str, TokenizedSplit]) -> str:
     table = rows_of(summary, tokenized)
     header = list(table[0])
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(row[h]) for h in header) + " |" for row in table]
+    rendered = markdown_table(header, [[row[h] for h in header] for row in table])
     files = "\n".join(f"- {s}: `{d.path}` (sha256 `{d.sha256[:12]}`)" for s, d in summary.splits.items())
     return (f"## Data\n\nLabels (from train): {', '.join(summary.labels.names)}. Texts compared after NFKC "
             f"normalisation and trimming; leakage policy: {summary.leakage_policy}.\n\n{files}\n\n"
-            + "\n".join(lines) + "\n")
+            f"{rendered}\n")

@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1200)
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     parser.add_argument("--model_dir", type=Path, help="a trained classifier instead of random weights")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
     rows = read_texts("test", args.rows)
     texts = [r["news"] for r in rows]
@@ -63,21 +64,23 @@ def main() -> None:
 
     seed_run, seed_model = seed_module("run"), seed_module("model")
     max_len = min(512, config.max_position_embeddings)  # all three truncate alike
-    sargs = seed_args(max_seq_length=max_len)
+    sargs = seed_args(max_seq_length=max_len, device=args.device)
     baseline = seed_model.BertForCLS(config, sargs).eval()
     baseline.bert.load_state_dict(ours.encoder.state_dict())
     baseline.classifier.load_state_dict(ours.classifier.state_dict())
+    baseline.to(args.device)
     t_seed, seed_preds = timed(lambda: [seed_run.predict(sargs, t, baseline, tokenizer)[0] for t in texts])
 
     hf = BertForSequenceClassification(config).eval()
-    pipe = pipeline("text-classification", model=hf, tokenizer=tokenizer, device=-1, batch_size=32)
+    pipe = pipeline("text-classification", model=hf, tokenizer=tokenizer, device=torch.device(args.device),
+                    batch_size=32)
     t_pipe, _ = timed(lambda: pipe(texts, truncation=True, max_length=max_len))
 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = save_classifier(ours, tokenizer, LabelSet(names=("0", "1"), kind="int"), Path(tmp) / "m", max_len)
         source = Path(tmp) / "in.jsonl"
         source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-        cfg = ScoreConfig(output_dir=Path(tmp) / "out", precision=args.precision, device="cpu")
+        cfg = ScoreConfig(output_dir=Path(tmp) / "out", precision=args.precision, device=args.device)
         score_file.fn(source, model_dir, cfg.model_copy(update={"output_dir": Path(tmp) / "warm"}))  # loads once
         t_ours, _ = timed(lambda: score_file.fn(source, model_dir, cfg))
         ours_preds = [json.loads(x)["pred_label"] for x in (Path(tmp) / "out/in.pred.jsonl").open(encoding="utf-8")]

@@ -22,7 +22,6 @@ from transformers import AutoModel, BertConfig, get_scheduler
 
 from bench.common import BERT_SHAPE, machine, read_texts, seed_args, seed_module
 from tasks.batching import length_grouped_batches, load_tokenized
-from tasks.config import TrainConfig
 from tasks.device import autocast_dtype
 from tasks.files import sha256_file
 from tasks.inference import predict_logits
@@ -30,7 +29,7 @@ from tasks.model import new_classifier
 from tasks.records import LabelSet, SplitData, TokenizerRecord
 from tasks.tokenize_cache import tokenize_split
 from tasks.tokenizer import fingerprint, load_tokenizer
-from tasks.train import param_groups, train_epoch
+from tasks.train_steps import param_groups, train_epoch
 
 SMALL = {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024}
 LABELS = LabelSet(names=("0", "1"), kind="int")
@@ -48,10 +47,11 @@ def optimizer_for(model, lr: float, steps: int):
 
 def run_seed(args, config, init_state, train_file: Path, dev_file: Path, tokenizer):
     seed_run, seed_model, seed_processor = seed_module("run"), seed_module("model"), seed_module("processor")
-    sargs = seed_args(batch_size=args.batch_size)
+    sargs = seed_args(batch_size=args.batch_size, device=args.device)
     model = seed_model.BertForCLS(config, sargs)
     model.bert.load_state_dict(init_state["encoder"])
     model.classifier.load_state_dict(init_state["classifier"])
+    model.to(args.device)
     torch.manual_seed(42)
     loader = seed_processor.get_dataLoader(sargs, seed_processor.FinData(str(train_file)), tokenizer, shuffle=True)
     optimizer, scheduler = optimizer_for(model, args.lr, len(loader) * args.epochs)
@@ -75,17 +75,18 @@ def run_ours(args, config, init_state, train_file: Path, dev_file: Path, tokeniz
     model.classifier.load_state_dict(init_state["classifier"])
     torch.manual_seed(42)
     data, dev = load_tokenized(parquet["train"]), load_tokenized(parquet["dev"])
-    device = torch.device("cpu")
+    device = torch.device(args.device)
+    model.to(device)
     dtype = autocast_dtype(device, args.precision)
-    cfg = TrainConfig(batch_size=args.batch_size, max_grad_norm=0.0)  # the seed does not clip gradients
     optimizer, scheduler = optimizer_for(model, args.lr, -(-len(data) // args.batch_size) * args.epochs)
     started = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
         batches = length_grouped_batches(data.lengths, args.batch_size, np.random.default_rng([42, epoch]))
-        train_epoch(model, data, batches, optimizer, scheduler, cfg, tokenizer.pad_token_id, device, dtype, "ours")
+        # max_grad_norm 0: the seed does not clip gradients
+        train_epoch(model, data, batches, optimizer, scheduler, 0.0, tokenizer.pad_token_id, device, dtype)
     seconds = time.perf_counter() - started
     logits = predict_logits(model, dev, 64, tokenizer.pad_token_id, device, dtype, 2048)
-    return seconds, float((logits.argmax(1) == dev.labels).mean()), tokenize_seconds
+    return seconds, float((logits.argmax(1) == dev.labels).mean()), tokenize_seconds, int(data.lengths.sum())
 
 
 def main() -> None:
@@ -96,9 +97,15 @@ def main() -> None:
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=5e-4, help="the same for both; 5e-4 so that a small model learns")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="ours only; the seed is fp32")
+    parser.add_argument("--model", choices=["small", "bert-base"], default="small")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--peak_tflops", type=float, default=989.0,
+                        help="the device's dense bf16 peak for MFU (H100 SXM: 989)")
     args = parser.parse_args()
     tokenizer = load_tokenizer(str(BERT_SHAPE))
-    config = BertConfig(vocab_size=BertConfig.from_pretrained(BERT_SHAPE).vocab_size, **SMALL)
+    config = BertConfig.from_pretrained(BERT_SHAPE)
+    if args.model == "small":
+        config = BertConfig(vocab_size=config.vocab_size, **SMALL)
     torch.manual_seed(0)
     init = new_classifier(AutoModel.from_config(config, add_pooling_layer=False), LABELS)
     init_state = {"encoder": init.encoder.state_dict(), "classifier": init.classifier.state_dict()}
@@ -107,13 +114,20 @@ def main() -> None:
         train_file = write_subset(Path(tmp) / "train.jsonl", read_texts("train", args.rows))
         dev_file = write_subset(Path(tmp) / "dev.jsonl", read_texts("dev", args.dev_rows))
         seed_s, seed_acc = run_seed(args, config, init_state, train_file, dev_file, tokenizer)
-        ours_s, ours_acc, tok_s = run_ours(args, config, init_state, train_file, dev_file, tokenizer, Path(tmp) / "c")
+        cache = Path(tmp) / "c"
+        ours_s, ours_acc, tok_s, tokens = run_ours(args, config, init_state, train_file, dev_file, tokenizer, cache)
     n = args.rows * args.epochs
     print(f"{args.rows} rows x {args.epochs} epoch(s), batch {args.batch_size}, lr {args.lr:g}")
     print(f"seed train_loop: {n / seed_s:7.1f} texts/s, dev accuracy {seed_acc:.4f}")
     print(f"ours ({args.precision}):    {n / ours_s:7.1f} texts/s, dev accuracy {ours_acc:.4f} "
           f"(+ {tok_s:.1f} s tokenizing once, cached for later runs)")
     print(f"ratio ours/seed {seed_s / ours_s:.2f}x; dev accuracy difference {100 * (ours_acc - seed_acc):+.2f} points")
+    # Model FLOPs: 6 x parameters x real (unpadded) tokens; padding and attention's own work are not counted.
+    params = sum(p.numel() for p in init.parameters())
+    for name, seconds in (("seed", seed_s), ("ours", ours_s)):
+        flops = 6 * params * tokens * args.epochs / seconds
+        print(f"{name}: {tokens * args.epochs / seconds:,.0f} tokens/s, {flops / 1e12:.1f} TFLOP/s, "
+              f"MFU {flops / (args.peak_tflops * 1e12):.1%} of {args.peak_tflops:g} TFLOP/s")
 
 
 if __name__ == "__main__":

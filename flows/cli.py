@@ -7,7 +7,7 @@ import types
 import typing
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 M = typing.TypeVar("M", bound=BaseModel)
 
@@ -38,6 +38,8 @@ def _add_fields(parser: argparse.ArgumentParser, model: type[BaseModel], prefix:
             parser.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
                                 help=helptext)
         else:
+            if typing.get_origin(kind) is list:
+                kind = str  # "2e-5,3e-5": the model's own validator splits and checks the values
             parser.add_argument(flag, dest=dest, type=Path if kind is Path else kind, choices=choices,
                                 default=argparse.SUPPRESS, help=helptext)
 
@@ -61,4 +63,12 @@ def config_from(model: type[M], given: dict) -> M:
 
 
 def parse_config(model: type[M], argv: list[str] | None, description: str) -> M:
-    return config_from(model, vars(config_parser(model, description).parse_args(argv)))
+    parser = config_parser(model, description)
+    try:
+        return config_from(model, vars(parser.parse_args(argv)))
+    except ValidationError as exc:
+        bad = [e for e in exc.errors() if e["loc"]]
+        if not bad:
+            raise  # a rule across options (e.g. "all three files"): its own message says it
+        # A bad value of one option (e.g. "--batch_size 8,x"): a usage error, like argparse's own.
+        parser.error("; ".join(f"--{'_'.join(map(str, e['loc'][:1]))}: {e['msg']}" for e in bad))

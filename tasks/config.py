@@ -10,20 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # The seed article's hyper-parameters, meant for fine-tuning bert-base-chinese.
 PRETRAINED_DEFAULTS = {
-    "learning_rate": 1e-5,
+    "learning_rate": [1e-5],
     "num_train_epochs": 8,
-    "batch_size": 8,
+    "batch_size": [8],
     "max_seq_length": 512,
 }
 # A small BERT trained from scratch needs a much larger step size and fewer, larger batches.
 SCRATCH_DEFAULTS = {
-    "learning_rate": 1e-3,
+    "learning_rate": [1e-3],
     "num_train_epochs": 3,
-    "batch_size": 32,
+    "batch_size": [32],
     "max_seq_length": 256,
 }
 
@@ -37,6 +37,19 @@ class ScratchModel(BaseModel):
     num_hidden_layers: int = Field(2, gt=0, description="Transformer layers of the from-scratch BERT.")
     num_attention_heads: int = Field(4, gt=0, description="Attention heads of the from-scratch BERT.")
     vocab_size: int = Field(8000, gt=10, description="WordPiece vocabulary trained on the training texts.")
+
+
+class Setting(BaseModel):
+    """One point of a learning-rate x batch-size sweep; a single run has exactly one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    learning_rate: float
+    batch_size: int
+
+    @property
+    def name(self) -> str:
+        return f"lr={self.learning_rate:g} bs={self.batch_size}"
 
 
 class TrainConfig(BaseModel):
@@ -73,9 +86,16 @@ class TrainConfig(BaseModel):
     max_seq_length: int | None = Field(None, gt=2, description="Tokens per text (512 pretrained, 256 scratch).")
 
     # --- optimisation -----------------------------------------------------------------------------
-    batch_size: int | None = Field(None, gt=0, description="Texts per training step (8 pretrained, 32 scratch).")
+    batch_size: list[int] | None = Field(
+        None, description="Texts per step and process (8 pretrained, 32 scratch); a comma list is a sweep."
+    )
     eval_batch_size: int = Field(64, gt=0, description="Texts per step when evaluating and predicting.")
-    learning_rate: float | None = Field(None, gt=0, description="Peak AdamW rate (1e-5 pretrained, 1e-3 scratch).")
+    learning_rate: list[float] | None = Field(
+        None, description="Peak AdamW rate (1e-5 pretrained, 1e-3 scratch); a comma list (2e-5,3e-5) is a sweep."
+    )
+    gradient_accumulation_steps: int = Field(
+        1, gt=0, description="Micro-batches per optimizer step: global batch = batch x processes x this."
+    )
     num_train_epochs: int | None = Field(None, gt=0, description="Epochs (8 pretrained, 3 scratch).")
     warmup_proportion: float = Field(0.1, ge=0, le=1, description="Share of steps with linear warmup.")
     weight_decay: float = Field(0.01, ge=0, description="AdamW decay; never applied to biases or norms.")
@@ -87,6 +107,10 @@ class TrainConfig(BaseModel):
     selection_metric: Literal["accuracy", "macro_f1"] = Field(
         "accuracy", description="Dev metric that picks the saved epoch."
     )
+    early_stopping_patience: int = Field(
+        0, ge=0, description="Stop after this many epochs without a dev gain above the threshold (0: never)."
+    )
+    early_stopping_threshold: float = Field(0.0, ge=0, description="Smallest dev gain that counts as progress.")
     resume: bool = Field(True, description="Continue the same training from its last complete epoch checkpoint.")
     calibrate: bool = Field(True, description="Fit temperature scaling on dev so pred_prob is calibrated.")
     no_baseline: bool = Field(False, description="Skip the TF-IDF + logistic regression baseline beside BERT.")
@@ -107,11 +131,40 @@ class TrainConfig(BaseModel):
     )
     run_name: str | None = Field(None, description="Name of the run directory (default: time + random).")
 
+    # --- distributed (torchrun) ---------------------------------------------------------------------
+    nproc_per_node: int = Field(1, gt=0, description="Training processes on this machine (DDP via torchrun if > 1).")
+    nnodes: int = Field(1, gt=0, description="Machines taking part in DDP training.")
+    node_rank: int = Field(0, ge=0, description="This machine's rank among --nnodes.")
+    rdzv_endpoint: str | None = Field(None, description="host:port where the machines meet (needed if --nnodes > 1).")
+    torchrun: bool = Field(False, description="Launch training under torchrun even for one process.")
+    dask_address: str | None = Field(
+        None, description="Train the settings of a sweep concurrently on this Dask cluster (tcp://host:8786)."
+    )
+    dist_timeout_seconds: int = Field(
+        1800, gt=0, description="Longest wait for process-group creation or a collective before a rank fails."
+    )
+
+    @field_validator("learning_rate", "batch_size", mode="before")
+    @classmethod
+    def _comma_list(cls, value):
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return [value] if isinstance(value, int | float) else value
+
+    @field_validator("learning_rate", "batch_size")
+    @classmethod
+    def _positive(cls, values):
+        if values is not None and (not values or min(values) <= 0):
+            raise ValueError("give one or more values above 0")
+        return values
+
     @model_validator(mode="after")
     def _files_come_together(self) -> TrainConfig:
         given = [f is not None for f in (self.train_file, self.dev_file, self.test_file)]
         if any(given) and not all(given):
             raise ValueError("give all three of --train_file, --dev_file and --test_file, or none of them")
+        if self.nnodes > 1 and not self.rdzv_endpoint:
+            raise ValueError("--nnodes > 1 needs --rdzv_endpoint host:port (the rank-0 machine)")
         return self
 
     @property
@@ -124,6 +177,14 @@ class TrainConfig(BaseModel):
         if not (self.do_train or self.do_test or self.do_predict):
             return True, True, True
         return self.do_train, self.do_test, self.do_predict
+
+    @property
+    def distributed(self) -> bool:
+        return self.torchrun or self.nproc_per_node * self.nnodes > 1
+
+    def settings(self) -> list[Setting]:
+        """Every (learning rate, batch size) combination to train: one unless a list was given."""
+        return [Setting(learning_rate=lr, batch_size=bs) for lr in self.learning_rate for bs in self.batch_size]
 
     def resolved(self) -> TrainConfig:
         """A copy with every mode-dependent ``None`` replaced by the default for this mode."""

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from tasks.config import Setting
 from tasks.data_quality import SplitQuality
 
 
@@ -106,6 +107,18 @@ class EpochRecord(Record):
     selected: bool = False
 
 
+class SweepEntry(Record):
+    """One setting of a sweep as the selection step saw it."""
+
+    setting: Setting
+    best_epoch: int
+    best_dev_metric: float
+    epochs_run: int
+    stop_reason: str | None
+    seconds: float
+    winner: bool
+
+
 class TrainResult(Record):
     model_dir: Path
     best_epoch: int
@@ -114,6 +127,10 @@ class TrainResult(Record):
     epochs: tuple[EpochRecord, ...]
     temperature: float = 1.0
     dev_nll: tuple[float, float] | None = None  # before, after temperature scaling
+    setting: Setting | None = None
+    stop_reason: str | None = None  # why early stopping ended training, if it did
+    seconds: float = 0.0
+    sweep: tuple[SweepEntry, ...] = ()  # every setting trained, when selection chose among several
 
 
 class Predictions(Record):

@@ -17,6 +17,7 @@ from tasks.markdown import markdown_table
 from tasks.metrics import classification_metrics
 from tasks.model import saved_temperature
 from tasks.records import DataSummary, Predictions, Promotion, RunDir, TokenizedSplit, TrainResult
+from tasks.selection import sweep_rows
 from tasks.validation_report import validation_section
 
 
@@ -66,8 +67,17 @@ def training_section(train: TrainResult) -> str:
     table = markdown_table(["epoch", "train loss", "dev acc", "dev macro-F1", "lr", "seconds", "texts/s", ""], rows)
     calibrated = (f" Temperature scaling on dev: T = {train.temperature:.3f}, dev NLL {train.dev_nll[0]:.4f} -> "
                   f"{train.dev_nll[1]:.4f}." if train.dev_nll else "")
-    return (f"## Training\n\nSelected epoch {train.best_epoch} by dev {train.selection_metric} "
-            f"({train.best_dev_metric:.4f}); its weights are the saved model.{calibrated}\n\n{table}\n")
+    setting = f" with {train.setting.name}" if train.setting else ""
+    stopped = f" Early stopping {train.stop_reason}." if train.stop_reason else ""
+    sweep = ""
+    if len(train.sweep) > 1:
+        rows = sweep_rows(train.sweep)
+        sweep = (f"\n\nSweep: {len(rows)} settings, each its own fine-tune run; the best dev score over every "
+                 f"setting and epoch wins, and only the winner is evaluated on test.\n\n"
+                 + markdown_table(list(rows[0]), [list(r.values()) for r in rows]))
+    return (f"## Training\n\nSelected epoch {train.best_epoch}{setting} by dev {train.selection_metric} "
+            f"({train.best_dev_metric:.4f}); its weights are the saved model.{stopped}{calibrated}{sweep}\n\n"
+            f"Epochs of the selected setting:\n\n{table}\n")
 
 
 def test_section(metrics: dict) -> str:

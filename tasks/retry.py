@@ -5,8 +5,10 @@ from __future__ import annotations
 from prefect.states import State
 
 from tasks.jsonl import DataError
+from tasks.memory import DeviceOutOfMemory
 
-TRANSIENT = (OSError, ConnectionError, TimeoutError)
+# A device out of memory is transient too: the retry splits micro-batches (tasks/memory.py).
+TRANSIENT = (OSError, ConnectionError, TimeoutError, DeviceOutOfMemory)
 
 
 def failure_of(state: State) -> BaseException | None:

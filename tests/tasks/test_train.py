@@ -10,7 +10,9 @@ from tasks.device import autocast_dtype, pick_device
 from tasks.inference import predict_logits
 from tasks.model import load_classifier, saved_temperature, weights_digest
 from tasks.records import ModelSource, RunDir
-from tasks.train import fine_tune, param_groups
+from tasks.selection import select_model
+from tasks.train import fine_tune
+from tasks.train_steps import param_groups
 from tasks.validate import validate_splits
 from tests.builders import learnable_rows, write_jsonl, write_learnable
 from tests.pipeline import tokenize_all
@@ -29,8 +31,9 @@ def run_fine_tune(tmp_path, paths, cfg):
     run.path.mkdir(parents=True)
     data = validate_splits.fn(paths, "news", "label", 0.0, run)
     tok, tokenized = tokenize_all(data, cfg, ModelSource(name_or_path=None))
-    result = fine_tune.fn(tokenized["train"], tokenized["dev"], ModelSource(name_or_path=None), tok, data.labels,
-                          cfg, run)
+    trained = fine_tune.fn(tokenized["train"], tokenized["dev"], ModelSource(name_or_path=None), tok, data.labels,
+                           cfg, run, cfg.settings()[0])
+    result = select_model.fn([trained], tokenized["dev"], cfg, run)
     return run, tokenized, result
 
 

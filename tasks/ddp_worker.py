@@ -1,0 +1,61 @@
+"""One torchrun rank: join the process group, run the shared training loop, report a failure to the task.
+
+Launched by ``tasks/launch.py`` as ``python -m torch.distributed.run ... -m tasks.ddp_worker job.json``.
+NCCL on CUDA (one GPU per local rank), gloo on CPU. Process-group creation and every collective time out
+after ``--dist_timeout_seconds``, so a lost peer fails the run instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from datetime import timedelta
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from tasks.device import pick_device
+from tasks.files import write_json
+from tasks.jsonl import DataError
+from tasks.memory import DeviceOutOfMemory
+from tasks.train_loop import Ranks, TrainJob, run_training
+
+
+def worker_device(cfg_device: str, local_rank: int) -> torch.device:
+    device = pick_device(cfg_device)
+    if device.type == "cuda":
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    return device
+
+
+def report(rank: int, exc: BaseException) -> None:
+    kind = "data" if isinstance(exc, DataError) else "oom" if isinstance(exc, DeviceOutOfMemory) else "other"
+    folder = Path(os.environ.get("DDP_ERROR_DIR", "."))
+    write_json(folder / f"rank{rank}.json", {"rank": rank, "time": time.time(), "kind": kind,
+                                             "type": type(exc).__name__, "message": str(exc),
+                                             "traceback": traceback.format_exc()})
+
+
+def main(job_file: str) -> None:
+    rank, world, local_rank = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"])
+    try:
+        job = TrainJob.model_validate_json(Path(job_file).read_text(encoding="utf-8"))
+        device = worker_device(job.cfg.device, local_rank)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
+                                timeout=timedelta(seconds=job.cfg.dist_timeout_seconds),
+                                device_id=device if device.type == "cuda" else None)
+        run_training(job, Ranks(rank=rank, world=world), device, log=lambda m: print(f"[rank {rank}] {m}", flush=True))
+    except BaseException as exc:
+        report(rank, exc)
+        raise
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,63 @@
+"""Run the training loop under torchrun (PyTorch's DDP launcher) and bring its outcome back to the task.
+
+The fine-tune task writes the job as JSON, starts ``python -m torch.distributed.run ... -m
+tasks.ddp_worker job.json``, streams every line the ranks print into the Prefect run log, and waits.
+When a rank fails, torchrun stops the others; the task then raises that rank's own error, read from
+the file the rank wrote, with its type kept: bad data is not retried, out-of-memory is.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from tasks.files import read_json, write_text
+from tasks.jsonl import DataError
+from tasks.memory import DeviceOutOfMemory
+from tasks.train_loop import TrainJob
+
+REPO = Path(__file__).resolve().parents[1]
+ERRORS = {"data": DataError, "oom": DeviceOutOfMemory}
+
+
+def torchrun_command(job: TrainJob, job_file: Path) -> list[str]:
+    cfg = job.cfg
+    command = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={cfg.nproc_per_node}",
+               f"--nnodes={cfg.nnodes}", "--max_restarts=0"]
+    if cfg.nnodes == 1:
+        command.append("--standalone")  # a free local port; nothing to meet
+    else:
+        command += [f"--node_rank={cfg.node_rank}", "--rdzv_backend=c10d", f"--rdzv_endpoint={cfg.rdzv_endpoint}",
+                    f"--rdzv_id={job.folder.name}"]
+    return [*command, "-m", "tasks.ddp_worker", str(job_file)]
+
+
+def launch_torchrun(job: TrainJob, work: Path, log: Callable[[str], None]) -> None:
+    errors = work / "errors"
+    errors.mkdir(parents=True, exist_ok=True)
+    for stale in errors.glob("rank*.json"):  # a previous try's errors, written by our own workers
+        stale.unlink()
+    job_file = write_text(work / "job.json", job.model_dump_json(indent=1))
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+                        "PYTHONUNBUFFERED": "1", "DDP_ERROR_DIR": str(errors)}
+    command = torchrun_command(job, job_file)
+    log(" ".join(command))
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                          cwd=REPO, bufsize=1) as proc:
+        for line in proc.stdout:
+            if line.strip():
+                log(line.rstrip())
+        code = proc.wait()
+    if code != 0:
+        raise rank_failure(errors, code)
+
+
+def rank_failure(errors: Path, code: int) -> Exception:
+    reports = sorted((read_json(f) for f in errors.glob("rank*.json")), key=lambda r: (r["time"], r["rank"]))
+    if not reports:
+        return RuntimeError(f"torchrun exited with code {code} and no rank reported an error; see the log above")
+    first = reports[0]  # the first to fail is the cause; the others were stopped because of it
+    return ERRORS.get(first["kind"], RuntimeError)(f"rank {first['rank']} failed: {first['type']}: {first['message']}")

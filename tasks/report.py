@@ -9,7 +9,9 @@ import numpy as np
 import pyarrow.parquet as pq
 from prefect import task
 
+from tasks.bootstrap import Interval, metric_intervals
 from tasks.calibration import ECE_BINS, expected_calibration_error, nll, rescale
+from tasks.comparison import comparison_section
 from tasks.config import TrainConfig
 from tasks.files import write_json, write_text
 from tasks.logs import logger
@@ -39,6 +41,7 @@ def report_test(predictions: Predictions, test: TokenizedSplit, label_field: str
             probs.append([row["probs"][name] for name in labels.names])
     y_true, y_pred, probs = np.array(y_true), np.array(y_pred), np.array(probs)
     metrics = classification_metrics(y_true, y_pred, labels.names)
+    metrics["intervals"] = metric_intervals(y_true, y_pred, len(labels.names))
     temperature = saved_temperature(model_dir)
     raw = rescale(probs, temperature)  # what the probabilities were before temperature scaling
     metrics["calibration"] = {
@@ -51,6 +54,8 @@ def report_test(predictions: Predictions, test: TokenizedSplit, label_field: str
         lines = pq.read_table(test.parquet, columns=["line"]).column("line").to_numpy()
         fresh = ~np.isin(lines, np.array(quality.leaked_lines))
         metrics["leakage_free"] = classification_metrics(y_true[fresh], y_pred[fresh], labels.names)
+        if fresh.any():
+            metrics["leakage_free"]["intervals"] = metric_intervals(y_true[fresh], y_pred[fresh], len(labels.names))
     metrics["model_digest"] = predictions.model_digest
     write_json(run.file("metrics.json"), metrics)
     fresh = metrics.get("leakage_free")
@@ -80,6 +85,22 @@ def training_section(train: TrainResult) -> str:
             f"Epochs of the selected setting:\n\n{table}\n")
 
 
+def ci(metrics: dict, name: str) -> str:
+    """`` [low, high]`` to follow a metric: how far the choice of test rows alone could move it."""
+    if "intervals" not in metrics:
+        return ""
+    interval = Interval(**metrics["intervals"][name])
+    return f" [{interval.low:.4f}, {interval.high:.4f}]"
+
+
+def ci_note(metrics: dict) -> str:
+    if "intervals" not in metrics:
+        return ""
+    interval = Interval(**metrics["intervals"]["accuracy"])
+    return (f" In brackets: {100 * interval.level:.0f} % bootstrap intervals ({interval.resamples} resamples of the "
+            f"test rows, seed {interval.seed}).")
+
+
 def test_section(metrics: dict) -> str:
     summary = markdown_table(["metric", "precision", "recall", "F1"], [
         [avg, f"{metrics[avg]['precision']:.4f}", f"{metrics[avg]['recall']:.4f}", f"{metrics[avg]['f1']:.4f}"]
@@ -92,12 +113,14 @@ def test_section(metrics: dict) -> str:
                        [[name, *row] for name, row in zip(names, metrics["confusion_matrix"]["matrix"], strict=True)])
     fresh = metrics.get("leakage_free")
     leak = (f" On the {fresh['rows']} test rows whose text does not occur in train: accuracy "
-            f"**{fresh['accuracy']:.4f}**, macro-F1 {fresh['macro']['f1']:.4f}." if fresh else "")
+            f"**{fresh['accuracy']:.4f}**{ci(fresh, 'accuracy')}, macro-F1 {fresh['macro']['f1']:.4f}"
+            f"{ci(fresh, 'macro_f1')}." if fresh else "")
     cal = metrics["calibration"]
     calibration = (f"Calibration (temperature scaling fitted on dev, T = {cal['temperature']:.3f}; labels unchanged): "
                    f"test ECE ({cal['ece_bins']} bins) {cal['ece_before']:.4f} -> {cal['ece_after']:.4f}, "
                    f"NLL {cal['nll_before']:.4f} -> {cal['nll_after']:.4f}.")
-    return (f"## Test\n\n**Accuracy {metrics['accuracy']:.4f}** on {metrics['rows']} rows.{leak}\n\n{summary}\n\n"
+    return (f"## Test\n\n**Accuracy {metrics['accuracy']:.4f}**{ci(metrics, 'accuracy')} on {metrics['rows']} rows, "
+            f"macro-F1 {metrics['macro']['f1']:.4f}{ci(metrics, 'macro_f1')}.{leak}{ci_note(metrics)}\n\n{summary}\n\n"
             f"{calibration}\n\n"
             f"{per_class}\n\nConfusion matrix (rows: true label):\n\n{confusion}\n")
 
@@ -113,18 +136,6 @@ def model_note(cfg: TrainConfig, trained: bool) -> str:
     return f"`{cfg.model_checkpoint}`, fine-tuned"
 
 
-def baseline_section(metrics: dict, baseline: dict) -> str:
-    test = baseline["test"]
-    rows = [["this run's model", f"{metrics['accuracy']:.4f}", f"{metrics['macro']['f1']:.4f}"],
-            [f"{baseline['model']} (C={baseline['C']:g}, {baseline['seconds']:.0f} s)", f"{test['accuracy']:.4f}",
-             f"{test['macro']['f1']:.4f}"]]
-    gap = 100 * (test["accuracy"] - metrics["accuracy"])
-    verdict = (f"**The baseline wins by {gap:.1f} accuracy points**: prefer it, or a pretrained checkpoint."
-               if gap > 0 else f"This model beats the baseline by {-gap:.1f} accuracy points.")
-    table = markdown_table(["model", "accuracy", "macro-F1"], rows)
-    return f"## Baseline on the same test rows\n\n{table}\n\n{verdict}\n"
-
-
 @task(name="write report")
 def write_report(
     run: RunDir, cfg: TrainConfig, data: DataSummary, tokenized: dict[str, TokenizedSplit],
@@ -138,7 +149,7 @@ def write_report(
     if metrics is not None:
         parts.append(test_section(metrics))
     if metrics is not None and baseline is not None:
-        parts.append(baseline_section(metrics, baseline))
+        parts.append(comparison_section(baseline))
     if predictions is not None:
         parts.append(f"## Predictions\n\n{predictions.rows} rows in `{predictions.path}` "
                      f"(model digest `{predictions.model_digest[:16]}`).\n")

@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 TINY = ScratchModel(hidden_size=64, num_hidden_layers=1, num_attention_heads=2, vocab_size=120)
 RUN_FILES = ["config.json", "validation.json", "cache_keys.json", "epochs.json", "model/config.json",
              "model/model.safetensors", "model/classifier.safetensors", "model/tokenizer.json",
-             "predictions/test.jsonl", "metrics.json", "promotion.json", "report.md", "baseline.json"]
+             "predictions/test.jsonl", "metrics.json", "promotion.json", "report.md", "baseline.json",
+             "baseline_test_predictions.parquet", "comparison.json"]
 pytestmark = pytest.mark.slow
 
 
@@ -50,6 +51,12 @@ def test_flow_trains_reports_predicts_promotes_and_reuses_the_cache(prefect_serv
     assert f"{metrics['accuracy']:.4f}" in report.read_text() and "Promoted" in report.read_text()
     baseline = read_json(run / "baseline.json")
     assert f"{baseline['test']['accuracy']:.4f}" in report.read_text() and baseline["test"]["rows"] == 96
+    accuracy = metrics["intervals"]["accuracy"]
+    assert accuracy["low"] <= metrics["accuracy"] == accuracy["point"] <= accuracy["high"]
+    assert f"{metrics['accuracy']:.4f}** [{accuracy['low']:.4f}, {accuracy['high']:.4f}]" in report.read_text()
+    comparison = read_json(run / "comparison.json")["test"]
+    assert comparison["model"]["accuracy"] == accuracy and comparison["rows"] == 96
+    assert comparison["baseline"]["accuracy"]["point"] == baseline["test"]["accuracy"]
     assert read_json(tmp_path / "artifacts/latest_model.json")["model_dir"] == str(run / "model")
 
     # The saved model, loaded alone, reproduces the written predictions row by row, in input order.
@@ -149,10 +156,14 @@ def test_leaked_test_rows_are_reported_apart_or_dropped(prefect_server, binary_d
     metrics = read_json(warned / "metrics.json")
     assert metrics["rows"] == 126 and metrics["leakage_free"]["rows"] == 96
     assert "96 test rows whose text does not occur in train" in (warned / "report.md").read_text()
+    fresh = metrics["leakage_free"]["intervals"]["macro_f1"]
+    assert fresh["point"] == pytest.approx(metrics["leakage_free"]["macro"]["f1"])
+    assert read_json(warned / "comparison.json")["leakage_free"]["model"]["macro_f1"] == fresh
 
     dropped = Path(train_flow(tiny_config(tmp_path, paths, leakage="drop"))).parent
     metrics = read_json(dropped / "metrics.json")
     assert metrics["rows"] == 96 and "leakage_free" not in metrics
+    assert "leakage_free" not in read_json(dropped / "comparison.json")
     assert sum(1 for _ in (dropped / "predictions/test.jsonl").open()) == 96
 
     with pytest.raises(DataError, match=r"leaky_test.jsonl: 30 rows \(first at line 1\)"):

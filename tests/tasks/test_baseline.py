@@ -1,3 +1,5 @@
+import pyarrow.parquet as pq
+
 from tasks.baseline import C_GRID, train_baseline
 from tasks.files import read_json
 from tasks.records import RunDir
@@ -14,7 +16,12 @@ def test_baseline_learns_the_rule_picks_c_on_dev_and_skips_dropped_rows(tmp_path
     assert result["C"] in C_GRID and result["dev_accuracy"] >= 0.9
     assert result["test"]["accuracy"] >= 0.9 and result["test"]["rows"] == 96
     assert read_json(run.file("baseline.json"))["test"]["accuracy"] == result["test"]["accuracy"]
+    kept = pq.read_table(result["test_predictions"]).to_pydict()  # per row, for the paired comparison
+    assert kept["line"] == list(range(1, 97))
+    accuracy = sum(p == t for p, t in zip(kept["pred_id"], kept["label_id"], strict=True)) / 96
+    assert accuracy == result["test"]["accuracy"]
     dropped = data.model_copy(update={"splits": data.splits | {
         "test": data.splits["test"].model_copy(update={"excluded_lines": (1, 2, 3)})}})
     assert train_baseline.fn(dropped, "news", "label", 42, run)["test"]["rows"] == 93
+    assert pq.read_table(result["test_predictions"]).column("line").to_pylist() == list(range(4, 97))
     assert not list(run.path.glob("*.pkl")) and not list(run.path.glob("*.joblib"))  # never pickled

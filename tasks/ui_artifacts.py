@@ -20,7 +20,6 @@ from prefect.artifacts import (
 from prefect.context import FlowRunContext, TaskRunContext
 
 from tasks.logs import in_prefect_run
-from tasks.markdown import markdown_table
 from tasks.records import EpochRecord, Predictions, Promotion, RunDir, TrainResult
 
 EPOCHS_KEY = "training-epochs"
@@ -75,18 +74,19 @@ def plots_note(run: RunDir, plots: Sequence[Path]) -> str:
 
 def outputs_markdown(run: RunDir, train: TrainResult | None, predictions: Predictions | None,
                      promotion: Promotion | None, plots: Sequence[Path]) -> str:
-    rows = [["run directory", f"`{run.path}`"], ["report", f"`{run.file('report.md')}`"]]
+    # A list, not a table: long absolute paths wrap instead of being cut off at the table's edge.
+    items = [f"- **run directory**: `{run.path}`", f"- **report**: `{run.file('report.md')}`"]
     if train is not None:
-        rows.append([f"model (epoch {train.best_epoch}, dev {train.selection_metric} {train.best_dev_metric:.4f})",
-                     f"`{train.model_dir}`"])
+        items.append(f"- **model** (epoch {train.best_epoch}, dev {train.selection_metric} "
+                     f"{train.best_dev_metric:.4f}): `{train.model_dir}`")
     if predictions is not None:
-        rows.append([f"test predictions ({predictions.rows} rows, model digest `{predictions.model_digest[:16]}`)",
-                     f"`{predictions.path}`"])
-    rows += [[f"plot `{plot.name}`", f"`{plot}`"] for plot in plots]
+        items.append(f"- **test predictions** ({predictions.rows} rows, model digest "
+                     f"`{predictions.model_digest[:16]}`): `{predictions.path}`")
+    items += [f"- **plot** {plot.stem.replace('_', ' ')}: `{plot}`" for plot in plots]
     if promotion is not None:
-        rows.append(["promoted" if promotion.promoted else "not promoted", f"{promotion.reason}; pointer "
-                     f"`{promotion.pointer.resolve()}`"])
-    return f"# Model and predictions of run `{run.path.name}`\n\n{markdown_table(['what', 'where'], rows)}\n"
+        items.append(f"- **{'promoted' if promotion.promoted else 'not promoted'}**: {promotion.reason}; "
+                     f"pointer `{promotion.pointer.resolve()}`")
+    return f"# Model and predictions of run `{run.path.name}`\n\n" + "\n".join(items) + "\n"
 
 
 def publish_run(run: RunDir, train: TrainResult | None, test_markdown: str | None, predictions: Predictions | None,

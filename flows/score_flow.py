@@ -22,6 +22,7 @@ from tasks.config import DEFAULT_SCORING_CRON, ScoreConfig
 from tasks.model_source import locate_trained_model
 from tasks.records import ScoredFile
 from tasks.retry import transient_only
+from tasks.run_labels import score_run_name, score_tags, tag_flow_run
 from tasks.score_io import find_inputs
 from tasks.scoring import score_file
 from tasks.summary import summarize_scoring
@@ -51,10 +52,11 @@ def score_files(paths: list[Path], model_dir: Path, config: ScoreConfig) -> list
     return [future.result() for future in futures]
 
 
-@flow(name="score-jsonl", log_prints=True)
+@flow(name="score-jsonl", flow_run_name=score_run_name, log_prints=True)
 def score_flow(config: ScoreConfig = DEFAULTS) -> list[ScoredFile]:
     """Score new JSONL files; files already scored with the same model are skipped."""
     model = locate_trained_model(str(config.model_dir) if config.model_dir else None, config.artifacts_dir)
+    tag_flow_run(score_tags(model.name_or_path))
     paths = find_input_files(config.inputs)
     # The runner is chosen per run, from the parameters, so a served deployment can scale out too.
     results = score_files.with_options(task_runner=task_runner_for(config))(paths, Path(model.name_or_path), config)

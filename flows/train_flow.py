@@ -30,6 +30,7 @@ from tasks.promote import promote_model
 from tasks.records import DataSummary, ModelSource, RunDir, TokenizedSplit, TokenizerRecord, TrainResult
 from tasks.report import report_test, write_report
 from tasks.retry import transient_only
+from tasks.run_labels import tag_flow_run, train_run_name, train_tags
 from tasks.rundir import create_run_dir, record_cache_keys
 from tasks.selection import select_model
 from tasks.tokenize_cache import tokenize_split
@@ -67,10 +68,12 @@ def train_settings(train: TokenizedSplit, dev: TokenizedSplit, source: ModelSour
     return [train_model(train, dev, source, tok, data.labels, cfg, run, s) for s in cfg.settings()]
 
 
-@flow(name="train-text-classifier", task_runner=ThreadPoolTaskRunner(max_workers=3), log_prints=True)
+@flow(name="train-text-classifier", flow_run_name=train_run_name, task_runner=ThreadPoolTaskRunner(max_workers=3),
+      log_prints=True)
 def train_flow(config: TrainConfig = DEFAULTS) -> str:
     """Fine-tune a BERT-family classifier on JSONL, pick the best dev epoch, report on test."""
     cfg = config.resolved()
+    tag_flow_run(train_tags(cfg))  # data set and model, to filter the run list by
     do_train, do_test, do_predict = cfg.steps
     cache = cfg.data_dir / "cache"
     run = create_run_dir(cfg)

@@ -14,9 +14,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from tasks.checkpoint import read_progress
 from tasks.files import read_json, write_text
 from tasks.jsonl import DataError
 from tasks.memory import DeviceOutOfMemory
+from tasks.records import EpochRecord
 from tasks.train_loop import TrainJob
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,7 +37,9 @@ def torchrun_command(job: TrainJob, job_file: Path) -> list[str]:
     return [*command, "-m", "tasks.ddp_worker", str(job_file)]
 
 
-def launch_torchrun(job: TrainJob, work: Path, log: Callable[[str], None]) -> None:
+def launch_torchrun(job: TrainJob, work: Path, log: Callable[[str], None],
+                    on_epoch: Callable[[EpochRecord], None] | None = None) -> None:
+    """Run ``job`` under torchrun; ``on_epoch`` sees each epoch record as rank 0 checkpoints it."""
     errors = work / "errors"
     errors.mkdir(parents=True, exist_ok=True)
     for stale in errors.glob("rank*.json"):  # a previous try's errors, written by our own workers
@@ -45,11 +49,16 @@ def launch_torchrun(job: TrainJob, work: Path, log: Callable[[str], None]) -> No
                         "PYTHONUNBUFFERED": "1", "DDP_ERROR_DIR": str(errors)}
     command = torchrun_command(job, job_file)
     log(" ".join(command))
+    seen = 0
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                           cwd=REPO, bufsize=1) as proc:
         for line in proc.stdout:
             if line.strip():
                 log(line.rstrip())
+            progress = read_progress(job.folder) if on_epoch and "dev accuracy" in line else None
+            for record in progress.epochs[seen:] if progress else []:
+                on_epoch(record)
+                seen = record.epoch
         code = proc.wait()
     if code != 0:
         raise rank_failure(errors, code)

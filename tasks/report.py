@@ -18,8 +18,10 @@ from tasks.logs import logger
 from tasks.markdown import markdown_table
 from tasks.metrics import classification_metrics
 from tasks.model import saved_temperature
+from tasks.plots import PLOTS, confusion_matrix, reliability, training_curves
 from tasks.records import DataSummary, Predictions, Promotion, RunDir, TokenizedSplit, TrainResult
 from tasks.selection import sweep_rows
+from tasks.ui_artifacts import publish_run
 from tasks.validation_report import validation_section
 
 
@@ -58,6 +60,8 @@ def report_test(predictions: Predictions, test: TokenizedSplit, label_field: str
             metrics["leakage_free"]["intervals"] = metric_intervals(y_true[fresh], y_pred[fresh], len(labels.names))
     metrics["model_digest"] = predictions.model_digest
     write_json(run.file("metrics.json"), metrics)
+    confusion_matrix(labels.names, metrics["confusion_matrix"]["matrix"], run.file("plots/confusion_matrix.png"))
+    reliability(raw, probs, y_true, run.file("plots/reliability.png"))
     fresh = metrics.get("leakage_free")
     extra = f"; {fresh['accuracy']:.4f} on the {fresh['rows']} rows not in train" if fresh else ""
     logger().info("test accuracy %.4f, macro-F1 %.4f on %d rows%s", metrics["accuracy"], metrics["macro"]["f1"],
@@ -142,12 +146,19 @@ def write_report(
     train: TrainResult | None, metrics: dict | None, predictions: Predictions | None, promotion: Promotion | None,
     baseline: dict | None = None,
 ) -> str:
+    if train is not None:
+        training_curves(train.epochs, run.file("plots/training_curves.png"))
+    plots = [path for path in (run.file(f"plots/{name}") for name in PLOTS) if path.is_file()]
     parts = [f"# Training run `{run.path.name}`\n", f"Model: {model_note(cfg, train is not None)}\n",
              validation_section(data, tokenized)]
     if train is not None:
         parts.append(training_section(train))
-    if metrics is not None:
-        parts.append(test_section(metrics))
+    test_markdown = test_section(metrics) if metrics is not None else None
+    if test_markdown is not None:
+        parts.append(test_markdown)
+    if plots:
+        images = "\n\n".join(f"![{p.stem.replace('_', ' ')}](plots/{p.name})" for p in plots)
+        parts.append(f"## Plots\n\n{images}\n")
     if metrics is not None and baseline is not None:
         parts.append(comparison_section(baseline))
     if predictions is not None:
@@ -157,4 +168,5 @@ def write_report(
         verdict = "**Promoted**" if promotion.promoted else "**Not promoted**"
         parts.append(f"## Promotion\n\n{verdict}: {promotion.reason}. Pointer: `{promotion.pointer.resolve()}`.\n")
     path = write_text(run.file("report.md"), "\n".join(parts))
+    publish_run(run, train, test_markdown, predictions, promotion, plots)
     return str(path)

@@ -32,6 +32,7 @@ from tasks.logs import logger
 from tasks.model import load_classifier, model_digest, saved_max_seq_length
 from tasks.records import LabelSet, ScoredFile
 from tasks.score_io import Busy, OutputPaths, exclusive, read_chunks, remove_stale_temporaries
+from tasks.ui_artifacts import report_progress
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,11 @@ def _write_outputs(input_path: Path, paths: OutputPaths, scorer: Scorer, cfg: Sc
             out.writelines(lines)
             reasons.update(count_by_reason([bad.reason for bad in rejects]))
             rej.writelines(json.dumps(bad.record(input_path), ensure_ascii=False) + "\n" for bad in rejects)
-            counts.update(rows_in=len(chunk), scored=len(lines), rejected=len(rejects), blank=blank)
+            counts.update(rows_in=len(chunk), scored=len(lines), rejected=len(rejects), blank=blank,
+                          bytes=sum(len(raw) for _, raw in chunk))
+            # Lines keep their line ends, so the bytes read reach the file size: 100 % at the last chunk.
+            report_progress(counts["bytes"] / max(input_path.stat().st_size, 1),
+                            f"Scoring {input_path.name}: {counts['rows_in']} rows read, {counts['scored']} scored")
         for fh in (out, rej):
             fh.flush()
             os.fsync(fh.fileno())  # the rename must never publish bytes still in the page cache

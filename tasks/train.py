@@ -17,8 +17,9 @@ from tasks.device import pick_device
 from tasks.launch import launch_torchrun
 from tasks.logs import logger
 from tasks.memory import micro_split
-from tasks.records import LabelSet, ModelSource, RunDir, TokenizedSplit, TokenizerRecord, TrainResult
+from tasks.records import EpochRecord, LabelSet, ModelSource, RunDir, TokenizedSplit, TokenizerRecord, TrainResult
 from tasks.train_loop import Ranks, TrainJob, run_training, should_stop
+from tasks.ui_artifacts import epoch_progress
 
 
 def setting_slug(setting: Setting) -> str:
@@ -37,10 +38,13 @@ def fine_tune(
                    setting=setting, folder=folder, micro_split=micro_split(folder))
     if job.micro_split > 1:
         log.info("micro-batches split %d ways after running out of device memory", job.micro_split)
+    def progress(record: EpochRecord) -> None:  # the UI's progress bar, after every epoch
+        epoch_progress(record, cfg.num_train_epochs)
+
     if cfg.distributed:
-        launch_torchrun(job, run.path / "torchrun" / setting_slug(setting), log.info)
+        launch_torchrun(job, run.path / "torchrun" / setting_slug(setting), log.info, on_epoch=progress)
     else:
-        run_training(job, Ranks(), pick_device(cfg.device), log.info)
+        run_training(job, Ranks(), pick_device(cfg.device), log.info, on_epoch=progress)
     progress = read_progress(folder)
     stop = should_stop(cfg, progress.epochs)
     log.info("%s: best epoch %d of %d by dev %s = %.4f%s", setting.name, progress.best_epoch, len(progress.epochs),

@@ -86,14 +86,15 @@ def _all_ranks(value: float, ranks: Ranks, device: torch.device, op=None) -> flo
     return float(tensor.item())
 
 
-def run_training(job: TrainJob, ranks: Ranks, device: torch.device, log=print) -> None:
+def run_training(job: TrainJob, ranks: Ranks, device: torch.device, log=print, on_epoch=None) -> None:
+    """Train ``job`` to its last epoch or early stop; rank 0 calls ``on_epoch(record)`` after each epoch."""
     try:
-        _train(job, ranks, device, log)
+        _train(job, ranks, device, log, on_epoch)
     except torch.OutOfMemoryError as exc:
         raise DeviceOutOfMemory(record_out_of_memory(job.folder, job.micro_split, exc)) from exc
 
 
-def _train(job: TrainJob, ranks: Ranks, device: torch.device, log) -> None:
+def _train(job: TrainJob, ranks: Ranks, device: torch.device, log, on_epoch) -> None:
     cfg, setting = job.cfg, job.setting
     dtype = autocast_dtype(device, cfg.precision)
     seed_everything(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
@@ -160,4 +161,6 @@ def _train(job: TrainJob, ranks: Ranks, device: torch.device, log) -> None:
             log(f"{desc} ({setting.name}): loss {loss:.4f}, dev accuracy {record.dev_accuracy:.4f}, dev macro-F1 "
                 f"{record.dev_macro_f1:.4f}, {record.texts_per_second:.0f} texts/s"
                 + (" (best so far, saved)" if best_epoch == epoch else ""))
+            if on_epoch is not None:
+                on_epoch(record)
         stop = stop or bool(_all_ranks(halt, ranks, device, op="broadcast"))

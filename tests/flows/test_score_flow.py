@@ -11,6 +11,14 @@ from pathlib import Path
 
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    ArtifactFilterType,
+    FlowRunFilter,
+    FlowRunFilterName,
+    FlowRunFilterParentFlowRunId,
+)
 from prefect.deployments import run_deployment
 
 from flows.score_flow import score_flow
@@ -39,11 +47,15 @@ def incoming(folder: Path) -> Path:
 
 def test_scores_with_the_promoted_model_then_skips_what_is_done(prefect_server, model_dir, tmp_path):
     write_json(tmp_path / "artifacts/latest_model.json", {"model_dir": str(model_dir)})
-    config = ScoreConfig(inputs=str(incoming(tmp_path / "in")), output_dir=tmp_path / "out",
+    config = ScoreConfig(inputs=str(incoming(tmp_path / "incoming-once")), output_dir=tmp_path / "out",
                          artifacts_dir=tmp_path / "artifacts")
     first = score_flow(config)
     assert [(r.input.name, r.status, r.rows_scored) for r in first] == [
         ("part-0.jsonl", "scored", 30), ("part-1.jsonl", "scored", 30)]
+    run, progress = asyncio.run(flow_run_and_progress("score incoming-once"))
+    assert f"model:{model_dir.parent.name}" in run.tags  # the run directory holding the model
+    assert sorted((a.description, float(a.data)) for a in progress) == [
+        (f"Scoring part-{i}.jsonl: 30 rows read, 30 scored", 100.0) for i in range(2)]
     assert read_json(tmp_path / "out/part-1.manifest.json")["model_dir"] == str(model_dir)
     assert [r.status for r in score_flow(config)] == ["skipped", "skipped"]
 
@@ -51,6 +63,19 @@ def test_scores_with_the_promoted_model_then_skips_what_is_done(prefect_server, 
 def test_no_promoted_model_is_a_clear_error(prefect_server, tmp_path):
     with pytest.raises(DataError, match="no promoted model"):
         score_flow(ScoreConfig(inputs=str(incoming(tmp_path / "in")), artifacts_dir=tmp_path / "none"))
+
+
+async def flow_run_and_progress(name: str):
+    """The one flow run of that name, and the progress bars of its task runs (the Prefect UI shows both)."""
+    async with get_client() as client:
+        (run,) = await client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name])))
+        # The files are scored in the score-files subflow: its task runs hold the progress bars.
+        subflows = await client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[run.id])))
+        artifacts = await client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[run.id, *(s.id for s in subflows)]),
+            type=ArtifactFilterType(any_=["progress"])))
+    return run, artifacts
 
 
 async def wait_for_deployment(name: str, timeout: float):

@@ -21,13 +21,15 @@ from tasks.jsonl import DataError
 from tasks.model import load_classifier
 from tasks.tokenizer import train_wordpiece
 from tests.builders import learnable_rows, write_jsonl
+from tests.prefect_ui import run_view
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ScratchModel(hidden_size=64, num_hidden_layers=1, num_attention_heads=2, vocab_size=120)
 RUN_FILES = ["config.json", "validation.json", "cache_keys.json", "epochs.json", "model/config.json",
              "model/model.safetensors", "model/classifier.safetensors", "model/tokenizer.json",
              "predictions/test.jsonl", "metrics.json", "promotion.json", "report.md", "baseline.json",
-             "baseline_test_predictions.parquet", "comparison.json"]
+             "baseline_test_predictions.parquet", "comparison.json",
+             "plots/training_curves.png", "plots/confusion_matrix.png", "plots/reliability.png"]
 pytestmark = pytest.mark.slow
 
 
@@ -58,6 +60,8 @@ def test_flow_trains_reports_predicts_promotes_and_reuses_the_cache(prefect_serv
     assert comparison["model"]["accuracy"] == accuracy and comparison["rows"] == 96
     assert comparison["baseline"]["accuracy"]["point"] == baseline["test"]["accuracy"]
     assert read_json(tmp_path / "artifacts/latest_model.json")["model_dir"] == str(run / "model")
+    assert "![training curves](plots/training_curves.png)" in report.read_text()
+    assert_prefect_ui_records(run, binary_data)
 
     # The saved model, loaded alone, reproduces the written predictions row by row, in input order.
     predictions = [json.loads(line) for line in (run / "predictions/test.jsonl").open(encoding="utf-8")]
@@ -85,6 +89,26 @@ def test_flow_trains_reports_predicts_promotes_and_reuses_the_cache(prefect_serv
     import asyncio
 
     assert asyncio.run(flow_states()).count("COMPLETED") >= 2  # recorded by the real server
+
+
+def assert_prefect_ui_records(run: Path, paths: dict[str, Path]) -> None:
+    """What the UI shows: run names, data set and model tags, keyed artifacts holding the run's numbers."""
+    view = run_view(run.name)
+    assert view.flow_run.name == f"train scratch-bert-1x64 on {paths['train'].parent.name}"
+    assert {f"dataset:{paths['train'].parent.name}", "model:scratch-bert-1x64"} <= set(view.flow_run.tags)
+    assert {"fine-tune lr=0.003 bs=16", "tokenize train", "tokenize dev", "tokenize test",
+            "predict test"} <= set(view.task_runs)
+    epochs = read_json(run / "epochs.json")
+    table = json.loads(view.keyed("training-epochs").data)
+    assert [row["dev accuracy"] for row in table] == [f"{e['dev_accuracy']:.4f}" for e in epochs]
+    assert [row["selected"] == "selected" for row in table] == [e["selected"] for e in epochs]
+    metrics = read_json(run / "metrics.json")
+    test_report = view.keyed("test-report").data
+    assert f"**Accuracy {metrics['accuracy']:.4f}**" in test_report and "plots/reliability.png" in test_report
+    assert str(run / "model") in view.keyed("model-and-predictions").data
+    (progress,) = [a for a in view.artifacts if a.type == "progress"]
+    assert progress.key == "training-progress" and float(progress.data) == 100.0
+    assert "epoch 4 of 4" in progress.description
 
 
 def test_test_only_run_scores_with_the_promoted_model(prefect_server, binary_data, tmp_path):

@@ -2,6 +2,7 @@
 # The GPU measurements of bench/RESULTS.md, as one script for a machine with CUDA and no internet.
 # Expects .gpu/whl (wheels of prefect and what it needs, for the machine's Python) and .gpu/shared (the
 # parts of ../shared the benchmarks read). Writes logs to ${OUT:-/tmp/gpu-out}.
+# Arguments: the sections to run (default: score train flow).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/gpu-out}; mkdir -p "$out"
@@ -12,19 +13,25 @@ export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 PREFECT_HOME=/tmp/prefect-ho
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 python3 -c "import torch, transformers, prefect; print(torch.__version__, transformers.__version__, prefect.__version__)"
 
+sections=${*:-score train flow}
+if [[ $sections == *score* ]]; then
 echo "== scoring: seed (1 text/call) vs HF pipeline vs ours, bert-base shape, 1200 ChnSentiCorp test texts"
 python3 -m bench.score_bench --model bert-base --device cuda --precision bf16 2>&1 | grep -v Warning | tee "$out/score.txt"
 
+fi
+if [[ $sections == *train* ]]; then
 echo "== training: seed train_loop (fp32) vs ours, bert-base shape, 3000 rows, batch 32"
-for p in fp32 bf16; do
+for p in ${TRAIN_PRECISIONS:-fp32 bf16}; do
   python3 -m bench.train_bench --model bert-base --device cuda --precision $p --rows 3000 --dev_rows 400 \
       --batch_size 32 --lr 2e-5 2>&1 | grep -vi "warn\|it/s\]" | tail -7 | tee "$out/train_$p.txt"
 done
 
+fi
+if [[ $sections == *flow* ]]; then
 echo "== the whole flow on ChnSentiCorp, bert-base shape: in-process vs torchrun with one process"
 python3 -m bench.random_checkpoint /tmp/bert-random
 data=../shared/data/chnsenticorp
-for mode in inprocess torchrun; do
+for mode in ${FLOW_MODES:-inprocess torchrun}; do
   flag=""; [ $mode = torchrun ] && flag="--torchrun"
   /usr/bin/time -f "$mode wall %e s" python3 flows/train_flow.py --model_checkpoint /tmp/bert-random \
       --train_file $data/train.jsonl --dev_file $data/dev.jsonl --test_file $data/test.jsonl \
@@ -33,3 +40,4 @@ for mode in inprocess torchrun; do
   tail -2 "$out/flow_$mode.log"
   python3 -m bench.run_throughput /tmp/art-$mode/runs/* | tee -a "$out/throughput.txt"
 done
+fi

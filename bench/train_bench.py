@@ -40,8 +40,8 @@ def write_subset(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def optimizer_for(model, lr: float, steps: int):
-    optimizer = torch.optim.AdamW(param_groups(model, 0.01), lr=lr, betas=(0.9, 0.98), eps=1e-8)
+def optimizer_for(model, lr: float, steps: int, fused: bool = False):
+    optimizer = torch.optim.AdamW(param_groups(model, 0.01), lr=lr, betas=(0.9, 0.98), eps=1e-8, fused=fused)
     return optimizer, get_scheduler("linear", optimizer, num_warmup_steps=int(0.1 * steps), num_training_steps=steps)
 
 
@@ -78,7 +78,8 @@ def run_ours(args, config, init_state, train_file: Path, dev_file: Path, tokeniz
     device = torch.device(args.device)
     model.to(device)
     dtype = autocast_dtype(device, args.precision)
-    optimizer, scheduler = optimizer_for(model, args.lr, -(-len(data) // args.batch_size) * args.epochs)
+    steps = -(-len(data) // args.batch_size) * args.epochs
+    optimizer, scheduler = optimizer_for(model, args.lr, steps, fused=device.type == "cuda")  # as training does
     started = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
         batches = length_grouped_batches(data.lengths, args.batch_size, np.random.default_rng([42, epoch]))

@@ -70,8 +70,9 @@ def sorted_batches(lengths: np.ndarray, batch_size: int, max_tokens: int | None 
     return batches
 
 
-def collate(data: TokenizedData, rows: np.ndarray, pad_id: int) -> dict[str, torch.Tensor]:
-    width = int(data.lengths[rows].max())
+def collate(data: TokenizedData, rows: np.ndarray, pad_id: int, multiple: int = 1) -> dict[str, torch.Tensor]:
+    """Pad to the longest row, rounded up to ``multiple`` (see ``tasks.device.pad_multiple``)."""
+    width = -(-int(data.lengths[rows].max()) // multiple) * multiple
     input_ids = np.full((len(rows), width), pad_id, dtype=np.int64)
     mask = np.zeros((len(rows), width), dtype=np.int64)
     for i, row in enumerate(rows):

@@ -56,3 +56,9 @@ def token_budget(device: torch.device, dtype: torch.dtype | None, override: int 
     if device.type == "cuda":
         return 65536
     return 8192 if dtype is not None else 2048
+
+
+def pad_multiple(device: torch.device) -> int:
+    """Padded widths on CUDA are multiples of 8: tensor cores want aligned shapes, and dynamic padding would
+    otherwise give each batch a new sequence length, so every step pays for kernel selection anew."""
+    return 8 if device.type == "cuda" else 1

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from tasks.batching import TokenizedData, collate, sorted_batches
-from tasks.device import autocast
+from tasks.device import autocast, pad_multiple
 
 
 @torch.inference_mode()
@@ -19,7 +19,8 @@ def predict_logits(
     model.eval()
     out = np.empty((len(data), model.classifier.out_features), dtype=np.float32)
     for rows in sorted_batches(data.lengths, batch_size, max_tokens):
-        batch = {k: v.to(device, non_blocking=True) for k, v in collate(data, rows, pad_id).items()}
+        padded = collate(data, rows, pad_id, pad_multiple(device))
+        batch = {k: v.to(device, non_blocking=True) for k, v in padded.items()}
         with autocast(device, dtype):
             logits = model(**batch)
         out[rows] = logits.float().cpu().numpy()

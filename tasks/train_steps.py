@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from tasks.batching import TokenizedData, collate
-from tasks.device import autocast
+from tasks.device import autocast, pad_multiple
 
 
 def seed_everything(seed: int) -> None:
@@ -55,7 +55,8 @@ def optimizer_step(model, data: TokenizedData, rows: np.ndarray, slices: list[np
         # Under DDP, gradients are all-reduced on the last micro-batch only.
         sync = model.no_sync() if world > 1 and not last else contextlib.nullcontext()
         with sync:
-            batch = {k: v.to(device, non_blocking=True) for k, v in collate(data, part, pad_id).items()}
+            padded = collate(data, part, pad_id, pad_multiple(device))
+            batch = {k: v.to(device, non_blocking=True) for k, v in padded.items()}
             with autocast(device, dtype):
                 logits = model(**batch)
             loss = torch.nn.functional.cross_entropy(logits.float(), labels[part].to(device), reduction="sum")

@@ -106,7 +106,9 @@ def test_training_run_pages_show_the_epoch_table_and_test_report(server, binary_
             page.screenshot(path=shots / "training-epochs.png")
 
             body = open_page(page, f"{ui}/artifacts/artifact/{view.keyed('test-report').id}", "Confusion matrix")
-            assert f"Accuracy {metrics['accuracy']:.4f} on {metrics['rows']} rows" in body
+            interval = metrics["intervals"]["accuracy"]
+            assert (f"Accuracy {metrics['accuracy']:.4f} [{interval['low']:.4f}, {interval['high']:.4f}] "
+                    f"on {metrics['rows']} rows") in body
             rows = table_rows(page)
             for name, m in metrics["per_class"].items():
                 cells = [f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}", str(m["support"])]

@@ -61,6 +61,9 @@ def test_collate_pads_to_the_longest_row_in_the_batch(tmp_path):
     batch = collate(data, np.array([2, 0]), pad_id=0)
     assert batch["input_ids"].tolist() == [[2, 3, 0], [2, 5, 3]]
     assert batch["attention_mask"].tolist() == [[1, 1, 0], [1, 1, 1]]
+    aligned = collate(data, np.array([1, 0]), pad_id=0, multiple=8)  # CUDA: widths in multiples of 8
+    assert aligned["input_ids"].tolist() == [[2, 7, 8, 9, 3, 0, 0, 0], [2, 5, 3, 0, 0, 0, 0, 0]]
+    assert aligned["attention_mask"].sum(1).tolist() == [5, 3]
 
 
 def test_token_budget_cuts_long_batches_short_and_short_batches_long():

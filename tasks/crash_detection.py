@@ -15,8 +15,10 @@ from uuid import UUID
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.sorting import AutomationSort
 from prefect.events.actions import ChangeFlowRunState
-from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+from prefect.events.filters import AutomationFilter, AutomationFilterName
+from prefect.events.schemas.automations import Automation, AutomationCore, EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.settings import get_current_settings
@@ -61,7 +63,7 @@ def crash_detection_automation(heartbeat: int) -> AutomationCore:
 def ensure_crash_detection() -> UUID | None:
     """Create the automation on the server of PREFECT_API_URL if it is missing; its id, or None when off.
 
-    Idempotent and safe to race: overlapping runs that both create one keep the one with the smallest id.
+    Idempotent and safe to race: overlapping runs that both create one all keep the oldest.
     An existing automation is only ever widened (a client with slower heartbeats must not be crashed early).
     """
     heartbeat = heartbeat_seconds()
@@ -75,12 +77,21 @@ def ensure_crash_detection() -> UUID | None:
         return None
 
 
+def _oldest_first(client) -> list[Automation]:
+    # Oldest first, not by id: the one every racing run keeps then existed before any of their heartbeats.
+    response = client.request("POST", "/automations/filter", json={
+        "sort": AutomationSort.CREATED_DESC,
+        "automations": AutomationFilter(name=AutomationFilterName(any_=[AUTOMATION_NAME])).model_dump(mode="json"),
+    })
+    return Automation.model_validate_list(response.json())[::-1]
+
+
 def _create_or_widen(wanted: AutomationCore) -> UUID:
     with get_client(sync_client=True) as client:
-        found = sorted(client.read_automations_by_name(AUTOMATION_NAME), key=lambda a: str(a.id))
+        found = _oldest_first(client)
         if not found:
             client.create_automation(wanted)
-            found = sorted(client.read_automations_by_name(AUTOMATION_NAME), key=lambda a: str(a.id))
+            found = _oldest_first(client)
         keep, duplicates = found[0], found[1:]
         for duplicate in duplicates:
             with suppress(ObjectNotFound, PrefectHTTPStatusError):  # another run deleted it first

@@ -19,11 +19,12 @@ from prefect_dask import DaskTaskRunner
 
 from flows.cli import config_from, config_parser
 from tasks.config import DEFAULT_SCORING_CRON, ScoreConfig
+from tasks.crash_detection import ensure_crash_detection
 from tasks.model_source import locate_trained_model
 from tasks.records import ScoredFile
 from tasks.retry import transient_only
 from tasks.run_labels import score_run_name, score_tags, tag_flow_run
-from tasks.score_io import find_inputs
+from tasks.score_io import inputs_to_score
 from tasks.scoring import score_file
 from tasks.summary import summarize_scoring
 
@@ -31,7 +32,7 @@ DEFAULTS = ScoreConfig()
 DEPLOYMENT = "batch-scoring"
 # A transient I/O error retries the file; the lock, temp-file-and-rename and manifest make that safe.
 score = score_file.with_options(retries=2, retry_delay_seconds=5, retry_condition_fn=transient_only)
-find_input_files = task(find_inputs, name="find input files")
+find_input_files = task(inputs_to_score, name="find input files")
 
 
 def task_runner_for(config: ScoreConfig) -> TaskRunner:
@@ -55,9 +56,10 @@ def score_files(paths: list[Path], model_dir: Path, config: ScoreConfig) -> list
 @flow(name="score-jsonl", flow_run_name=score_run_name, log_prints=True)
 def score_flow(config: ScoreConfig = DEFAULTS) -> list[ScoredFile]:
     """Score new JSONL files; files already scored with the same model are skipped."""
+    ensure_crash_detection()  # for runs a worker started; main() already did it for runs started here
     model = locate_trained_model(str(config.model_dir) if config.model_dir else None, config.artifacts_dir)
     tag_flow_run(score_tags(model.name_or_path))
-    paths = find_input_files(config.inputs)
+    paths = find_input_files(config.inputs, config.output_dir)
     # The runner is chosen per run, from the parameters, so a served deployment can scale out too.
     results = score_files.with_options(task_runner=task_runner_for(config))(paths, Path(model.name_or_path), config)
     summarize_scoring(results, model.name_or_path)
@@ -71,6 +73,8 @@ def main(argv: list[str]) -> None:
     given = vars(parser.parse_args(argv))
     serve, cron = given.pop("serve", False), given.pop("cron")
     config = config_from(ScoreConfig, given)
+    # Before the run's first heartbeat: a run killed before its second one is still marked CRASHED.
+    ensure_crash_detection()
     if serve:
         # global_limit=1: a run that would overlap the previous one waits instead of racing it.
         score_flow.serve(name=DEPLOYMENT, cron=cron, parameters={"config": config.model_dump(mode="json")},

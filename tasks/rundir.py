@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import secrets
 from datetime import UTC, datetime
+from pathlib import Path
 
 import torch
 import transformers
@@ -12,12 +13,15 @@ from prefect import task
 
 from tasks.config import TrainConfig
 from tasks.files import write_json
+from tasks.jsonl import DataError
 from tasks.records import RunDir
 
 
 @task(name="create run directory")
 def create_run_dir(cfg: TrainConfig) -> RunDir:
     name = cfg.run_name or f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    if name in {".", ".."} or Path(name).name != name:  # "../x" or "a/b" would put the run outside runs/
+        raise DataError(f"--run_name {name!r}: give a plain name, without '/' or '..'")
     path = (cfg.output_dir / "runs" / name).resolve()
     path.mkdir(parents=True, exist_ok=False)  # never reuse (or clean) another run's directory
     write_json(path / "config.json", {

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tasks.files import temporaries_of
 from tasks.jsonl import DataError
 
 
@@ -23,6 +24,20 @@ def find_inputs(spec: str) -> list[Path]:
     if glob.has_magic(spec):
         return sorted(Path(p).resolve() for p in glob.glob(spec, recursive=True) if Path(p).is_file())
     raise DataError(f"--inputs {spec}: no such file or directory")
+
+
+def inputs_to_score(spec: str, output_dir: Path) -> list[Path]:
+    """``find_inputs``, refusing an ``output_dir`` where writing the outputs would overwrite one of the inputs.
+
+    That happens when ``--output_dir`` is the input folder and it holds, say, both ``a.jsonl`` and ``a.pred.jsonl``.
+    """
+    paths = find_inputs(spec)
+    inputs, out = set(paths), output_dir.expanduser().resolve()
+    clashes = sorted({str(p) for path in paths for p in OutputPaths.of(path, out).files() if p in inputs})
+    if clashes:
+        raise DataError(f"--output_dir {out}: scoring would overwrite the input files {clashes}; "
+                        "choose another --output_dir")
+    return paths
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,10 @@ class OutputPaths:
             manifest=output_dir / f"{stem}.manifest.json", parquet=output_dir / f"{stem}.pred.parquet",
             lock=output_dir / f".{stem}.lock",
         )
+
+    def files(self) -> tuple[Path, ...]:
+        """Every path a scoring run writes for this input, the lock included."""
+        return self.predictions, self.rejects, self.manifest, self.parquet, self.lock
 
 
 def read_chunks(path: Path, rows: int) -> Iterator[list[tuple[int, bytes]]]:
@@ -80,7 +99,7 @@ def exclusive(lock_path: Path) -> Iterator[None]:
 
 def remove_stale_temporaries(target: Path) -> int:
     """Half-written files a killed run left beside ``target``; safe only while holding its lock."""
-    stale = list(target.parent.glob(f".{target.name}.*.tmp"))
+    stale = temporaries_of(target)
     for path in stale:
         path.unlink(missing_ok=True)
     return len(stale)

@@ -3,13 +3,9 @@
 import glob
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,16 +17,11 @@ from tasks.records import LabelSet
 from tests.builders import learnable_rows, write_jsonl
 from tests.flows.test_score_flow import wait_for_deployment
 from tests.pipeline import save_tiny_classifier
+from tests.servers import free_port, stop, wait_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 PG_BIN = next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin"))), None)
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(PG_BIN is None, reason="Debian's postgresql is not installed")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def as_postgres(*cmd: str) -> None:
@@ -55,27 +46,6 @@ def postgres():
     finally:
         as_postgres(f"{PG_BIN}/pg_ctl", "-D", str(data), "-m", "fast", "stop")
         shutil.rmtree(data, ignore_errors=True)
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stdout.read()
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(1)
-    raise TimeoutError(f"Prefect server at {url} did not become healthy")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGINT)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_deployment_runs_on_a_postgresql_backed_server(postgres, tmp_path):

@@ -42,6 +42,12 @@ def tiny_config(tmp_path, paths, **overrides) -> TrainConfig:
 
 
 def test_flow_trains_reports_predicts_promotes_and_reuses_the_cache(prefect_server, binary_data, tmp_path):
+    # --output_dir already holds a user's files (the seed article deleted everything under it): they must survive.
+    user_files = {tmp_path / "artifacts" / name: name.encode() for name in ("notes.txt", "runs/mine/keep.bin",
+                                                                            "checkpoints/other/last/meta.json")}
+    for path, data in user_files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
     report = Path(train_flow(tiny_config(tmp_path, binary_data)))
     run = report.parent
     for name in RUN_FILES:
@@ -89,6 +95,7 @@ def test_flow_trains_reports_predicts_promotes_and_reuses_the_cache(prefect_serv
     import asyncio
 
     assert asyncio.run(flow_states()).count("COMPLETED") >= 2  # recorded by the real server
+    assert {path: path.read_bytes() for path in user_files} == user_files
 
 
 def assert_prefect_ui_records(run: Path, paths: dict[str, Path]) -> None:

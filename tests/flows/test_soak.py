@@ -1,0 +1,195 @@
+"""Soak: 50 scoring flow runs against a real Prefect server, overlapping on the same files, some SIGKILLed mid-write.
+
+Afterwards every input has exactly one complete, verified output, no temporary file is left, and the server
+shows every killed run CRASHED (tasks/crash_detection.py) and no run still RUNNING.
+"""
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from tasks.config import ScoreConfig
+from tasks.records import LabelSet
+from tasks.scoring import score_file
+from tasks.verify_output import verify_scored
+from tests.builders import learnable_rows, write_jsonl
+from tests.pipeline import save_tiny_classifier
+from tests.servers import prefect_server
+
+REPO = Path(__file__).resolve().parents[2]
+RUNS = 50
+VICTIMS = 3  # one flow run each, SIGKILLed while it writes a big file's predictions
+PHASE_ONE = [6, 6, 6]  # flow runs per driver process, started beside the victims
+PHASE_TWO = [10, 10, 9]  # after the kills: these runs must finish what the killed ones left
+# Few files: each file is a task run, and the server's bookkeeping per task run, not scoring, bounds the time.
+BIG_ROWS, SMALL_FILES = 20_000, 5
+HEARTBEAT = 30  # Prefect's shortest; crash detection waits two periods
+pytestmark = [pytest.mark.soak, pytest.mark.timeout(600)]
+assert len(PHASE_ONE) and VICTIMS + sum(PHASE_ONE) + sum(PHASE_TWO) == RUNS
+
+
+def make_inputs(folder: Path) -> dict[str, int]:
+    """Big files first (sorted names), so each run starts on one; some small ones with a bad row and a blank."""
+    rows = {}
+    for i in range(VICTIMS):
+        rows[f"a-big-{i}"] = len(write_jsonl(folder / f"a-big-{i}.jsonl", learnable_rows([0, 1], BIG_ROWS, seed=i))
+                                 .read_bytes().splitlines())
+    for i in range(SMALL_FILES):
+        path = write_jsonl(folder / f"part-{i:02d}.jsonl", learnable_rows([0, 1], 30, seed=100 + i))
+        if i % 2 == 0:
+            with path.open("a", encoding="utf-8") as fh:
+                fh.write('{"news": 7}\n\n{"label": 1}\n')  # two rejected rows and a blank line
+        rows[f"part-{i:02d}"] = len(path.read_bytes().splitlines())
+    return rows
+
+
+def open_temporary(pid: int, out: Path) -> Path | None:
+    """The non-empty predictions temporary process ``pid`` has open in ``out``: it is scoring right now."""
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            target = Path(os.readlink(f"/proc/{pid}/fd/{fd}"))
+            if target.parent == out and ".pred.jsonl." in target.name and target.name.endswith(".tmp"):
+                if target.stat().st_size > 0:
+                    return target
+    except OSError:  # the process or the file went away between the listing and the look
+        pass
+    return None
+
+
+def kill_while_scoring(victims: list[subprocess.Popen], out: Path, rng: random.Random, timeout: float,
+                       when_all_scoring: Callable[[], object]) -> list:
+    """SIGKILL each victim a random 0-0.5 s after it is first seen writing predictions; what each kill hit.
+
+    ``when_all_scoring`` is called once every victim holds a big file, so the runs started then overlap the kills
+    without taking the big files from the victims first.
+    """
+    due: dict[int, float] = {}
+    hit: dict[int, Path | None] = {}
+    called = False
+    deadline = time.monotonic() + timeout
+    while len(hit) < len(victims) and time.monotonic() < deadline:
+        if not called and len(due.keys() | hit.keys()) == len(victims):
+            when_all_scoring()
+            called = True
+        for proc in victims:
+            if proc.pid in hit:
+                continue
+            if proc.poll() is not None:
+                hit[proc.pid] = None  # finished on its own before a kill could land
+            elif proc.pid not in due and open_temporary(proc.pid, out):
+                due[proc.pid] = time.monotonic() + rng.uniform(0, 0.5)
+            elif proc.pid in due and time.monotonic() >= due[proc.pid]:
+                writing = open_temporary(proc.pid, out)
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                hit[proc.pid] = writing if writing and writing.exists() else None
+        time.sleep(0.05)
+    if not called:
+        when_all_scoring()
+    for proc in victims:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            hit.setdefault(proc.pid, None)
+    return [(proc.returncode, hit.get(proc.pid)) for proc in victims]
+
+
+async def flow_run_states(api: str) -> dict[str, Counter]:
+    with temporary_settings({PREFECT_API_URL: api}):
+        async with get_client() as client:
+            flows = {f.id: f.name for f in await client.read_flows()}
+            runs, page = [], True
+            while page:  # the API returns at most 200 runs a call
+                page = await client.read_flow_runs(limit=200, offset=len(runs))
+                runs += page
+    states: dict[str, Counter] = {}
+    for run in runs:
+        states.setdefault(flows[run.flow_id], Counter())[run.state_type.value] += 1
+    return states
+
+
+def wait_until_none_running(api: str, timeout: float) -> dict[str, Counter]:
+    deadline = time.monotonic() + timeout
+    while True:
+        states = asyncio.run(flow_run_states(api))
+        unfinished = sum(n for c in states.values() for s, n in c.items() if s in ("RUNNING", "PENDING"))
+        if not unfinished or time.monotonic() > deadline:
+            return states
+        time.sleep(5)
+
+
+def test_fifty_overlapping_and_killed_runs_leave_exactly_one_verified_output_each(tmp_path):
+    started = time.monotonic()
+    rng = random.Random(7)
+    model = save_tiny_classifier(tmp_path / "model", LabelSet(names=("0", "1"), kind="int"),
+                                 [r["news"] for r in learnable_rows([0, 1], 200, seed=1)])
+    rows = make_inputs(tmp_path / "in")
+    out = (tmp_path / "out").resolve()
+    args = ["--inputs", str(tmp_path / "in"), "--output_dir", str(out), "--model_dir", str(model),
+            "--chunk_rows", "256"]
+    with prefect_server(tmp_path / "prefect-home") as api:
+        env = os.environ | {"PREFECT_API_URL": api, "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT),
+                            "PREFECT_LOGGING_LEVEL": "WARNING"}
+
+        def start(*cmd: str, output=subprocess.PIPE) -> subprocess.Popen:
+            return subprocess.Popen([sys.executable, *cmd], cwd=REPO, env=env, stdout=output,
+                                    stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+        def drivers(counts: list[int]) -> list[subprocess.Popen]:
+            return [start("-m", "tests.flows.soak_driver", str(n), *args) for n in counts]
+
+        def finish(procs: list[subprocess.Popen]) -> list[str]:
+            logs = [proc.communicate(timeout=300)[0] for proc in procs]
+            assert all(proc.returncode == 0 for proc in procs), "\n".join(logs)[-3000:]
+            return logs
+
+        # The real command line, as a user runs it: the victims reach the big files first and are killed there.
+        print(f"server up after {time.monotonic() - started:.0f} s", flush=True)
+        victims = [start("flows/score_flow.py", *args, output=subprocess.DEVNULL) for _ in range(VICTIMS)]
+        phase_one: list[subprocess.Popen] = []
+        kills = kill_while_scoring(victims, out, rng, 120, lambda: phase_one.extend(drivers(PHASE_ONE)))
+        print(f"kills done after {time.monotonic() - started:.0f} s: {kills}", flush=True)
+        logs = finish(phase_one)
+        print(f"phase one done after {time.monotonic() - started:.0f} s", flush=True)
+        logs += finish(drivers(PHASE_TWO))
+        print(f"phase two done after {time.monotonic() - started:.0f} s", flush=True)
+        runs_ok = sum(log.count(": ok") for log in logs)
+        killed = sum(code == -signal.SIGKILL for code, _ in kills)
+        mid_write = sum(code == -signal.SIGKILL and tmp is not None for code, tmp in kills)
+        states = wait_until_none_running(api, timeout=4 * HEARTBEAT + 30)
+
+    summary = (f"{RUNS} runs: {killed} killed ({mid_write} mid-write), {runs_ok} driver runs ok; "
+               f"server states by flow: { {flow: dict(c) for flow, c in states.items()} }; "
+               f"{time.monotonic() - started:.0f} s")
+    print(summary)
+    assert mid_write >= 2, f"too few kills landed while predictions were being written: {kills}; {summary}"
+    assert runs_ok == RUNS - VICTIMS, summary
+    assert states["score-jsonl"] == Counter(COMPLETED=RUNS - killed, CRASHED=killed), summary
+    assert states["score-files"]["CRASHED"] == killed and "RUNNING" not in states["score-files"], summary
+
+    # Exactly one complete output per input; the manifest agrees with every byte; no temporaries left.
+    assert sorted(p.name for p in out.iterdir() if p.name.endswith(".tmp")) == [], summary
+    expected = {f"{stem}.{kind}" for stem in rows for kind in ("pred.jsonl", "manifest.json")}
+    expected |= {f"{stem}.rejects.jsonl" for stem in rows if stem.startswith("part-") and int(stem[-2:]) % 2 == 0}
+    assert {p.name for p in out.iterdir() if not p.name.startswith(".")} == expected
+    for stem, lines in rows.items():
+        manifest = json.loads((out / f"{stem}.manifest.json").read_text(encoding="utf-8"))
+        assert verify_scored(out / f"{stem}.manifest.json") == [], stem
+        assert manifest["rows_in"] == lines, stem
+    # Byte for byte what one uninterrupted run writes (the small files; the big ones are checked by their manifest).
+    config = ScoreConfig(output_dir=tmp_path / "reference", chunk_rows=256)
+    for i in range(SMALL_FILES):
+        reference = score_file.fn(tmp_path / f"in/part-{i:02d}.jsonl", model, config)
+        assert (out / reference.predictions.name).read_bytes() == reference.predictions.read_bytes()

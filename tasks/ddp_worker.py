@@ -51,10 +51,12 @@ def main(job_file: str) -> None:
         run_training(job, Ranks(rank=rank, world=world), device, log=lambda m: print(f"[rank {rank}] {m}", flush=True))
     except BaseException as exc:
         report(rank, exc)
-        raise
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        traceback.print_exc()
+        sys.stderr.flush()
+        # Exit at once: the traceback keeps the DDP model alive, and tearing DDP and gloo down in that
+        # order can hang. torchrun sees the exit code and stops the other ranks.
+        os._exit(1)
+    dist.destroy_process_group()
 
 
 if __name__ == "__main__":

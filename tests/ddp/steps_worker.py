@@ -3,6 +3,7 @@
 Usage: python -m torch.distributed.run --nproc_per_node N -m tests.ddp.steps_worker GLOBAL_BATCH OUT.safetensors
 """
 
+import faulthandler
 import os
 import sys
 from datetime import timedelta
@@ -19,6 +20,7 @@ from tests.ddp.tiny import tiny_data, tiny_model
 
 
 def main(global_batch: int, out: str) -> None:
+    faulthandler.dump_traceback_later(90, exit=True)  # a hang prints every thread's stack and fails fast
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     dist.init_process_group("gloo", timeout=timedelta(seconds=60))
     model = tiny_model()
@@ -30,6 +32,8 @@ def main(global_batch: int, out: str) -> None:
     train_epoch(ddp, data, batches, optimizer, scheduler, 1.0, 0, torch.device("cpu"), None, world=world, rank=rank)
     if rank == 0:
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out)
+    # DDP's reducer must go while its process group lives: destroyed after it, gloo can hang at exit.
+    del ddp
     dist.destroy_process_group()
 
 

@@ -46,8 +46,7 @@ class Resumed:
 def checkpoint_dir(cfg: TrainConfig, setting: Setting, train: TokenizedSplit, dev: TokenizedSplit,
                    tok: TokenizerRecord, source: ModelSource, labels: LabelSet) -> Path:
     options = json.dumps(cfg.model_dump(mode="json", exclude=NOT_TRAINING | PER_SETTING), sort_keys=True)
-    global_batch = setting.batch_size * cfg.nproc_per_node * cfg.nnodes * cfg.gradient_accumulation_steps
-    key = sha256_text(STATE_FORMAT, options, f"lr={setting.learning_rate!r} global_batch={global_batch}",
+    key = sha256_text(STATE_FORMAT, options, f"lr={setting.learning_rate!r} global_batch={cfg.global_batch(setting)}",
                       train.cache_key, dev.cache_key, tok.fingerprint, source.name_or_path or "scratch",
                       *labels.names)[:20]
     return cfg.output_dir / "checkpoints" / key

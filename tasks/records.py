@@ -42,6 +42,16 @@ class LabelSet(Record):
         except ValueError:
             return None
 
+    def unknown_reason(self, value: int | str) -> str:
+        """Why ``value`` is no class: a type mismatch ("1" where train has 1) is named as one."""
+        known = [self.value_of(i) for i in range(len(self.names))]
+        shown = ", ".join(map(repr, known)) if self.kind == "str" else ", ".join(self.names)
+        if isinstance(value, str) and self.kind == "int":
+            return f"label {value!r} is a string, but the training labels are integers ({shown})"
+        if isinstance(value, int) and self.kind == "str":
+            return f"label {value} is an integer, but the training labels are strings ({shown})"
+        return f"unknown label {value!r}: the training labels are {shown}"
+
     def value_of(self, label_id: int) -> int | str:
         name = self.names[label_id]
         return int(name) if self.kind == "int" else name
@@ -156,8 +166,33 @@ class ModelSource(Record):
         return min(requested, self.max_positions) if self.max_positions else requested
 
 
+class ScoringInput(Record):
+    """One file to score: where it is, as found (a symlink keeps its own name), and its place under the input root.
+
+    Outputs mirror ``relative`` under ``--output_dir``, so ``in/a.jsonl`` and ``in/sub/a.jsonl`` never share one.
+    """
+
+    path: Path
+    relative: Path
+
+
+class SkippedPath(Record):
+    path: Path
+    reason: str
+
+
+class InputListing(Record):
+    """What ``--inputs`` matched: the files to score, and every other match with the reason it is not scored."""
+
+    files: tuple[ScoringInput, ...] = ()
+    skipped: tuple[SkippedPath, ...] = ()
+
+
 class ScoredFile(Record):
-    """What one input file became; ``status`` is scored, skipped (already done) or busy (another run)."""
+    """What one input file became; ``status`` is scored, skipped (already done) or busy (another run).
+
+    ``warning`` says when a file gave no predictions: empty, or every row rejected.
+    """
 
     input: Path
     status: str
@@ -167,3 +202,8 @@ class ScoredFile(Record):
     rows_scored: int = 0
     rows_rejected: int = 0
     seconds: float = 0.0
+    warning: str | None = None
+
+    @property
+    def all_rejected(self) -> bool:
+        return self.rows_scored == 0 and self.rows_rejected > 0

@@ -13,7 +13,7 @@ from tasks.bootstrap import Interval, metric_intervals
 from tasks.calibration import ECE_BINS, expected_calibration_error, nll, rescale
 from tasks.comparison import comparison_section
 from tasks.config import TrainConfig
-from tasks.files import write_json, write_text
+from tasks.files import read_json, write_json, write_text
 from tasks.logs import logger
 from tasks.markdown import markdown_table
 from tasks.metrics import classification_metrics
@@ -128,14 +128,17 @@ def test_section(metrics: dict) -> str:
             f"{per_class}\n\nConfusion matrix (rows: true label):\n\n{confusion}\n")
 
 
-def model_note(cfg: TrainConfig, trained: bool) -> str:
-    if not trained:
+def model_note(cfg: TrainConfig, train: TrainResult | None) -> str:
+    if train is None:
         return f"`{cfg.model_checkpoint or 'the promoted model'}` (no training in this run)"
     if cfg.from_scratch:
         s = cfg.scratch
+        # The vocabulary trained is what the texts hold, up to --scratch_vocab_size: report the one the model has.
+        vocab = read_json(train.model_dir / "config.json")["vocab_size"]
         return (f"**a small BERT trained from scratch here, with no pretrained weights** ({s.num_hidden_layers} "
-                f"layers, width {s.hidden_size}, WordPiece vocabulary of {s.vocab_size} trained on the training "
-                "texts). Pass `--model_checkpoint` to fine-tune a pretrained encoder instead.")
+                f"layers, width {s.hidden_size}, WordPiece vocabulary of {vocab:,} tokens trained on the training "
+                f"texts, at most {s.vocab_size:,} asked). Pass `--model_checkpoint` to fine-tune a pretrained "
+                "encoder instead.")
     return f"`{cfg.model_checkpoint}`, fine-tuned"
 
 
@@ -148,7 +151,7 @@ def write_report(
     if train is not None:
         training_curves(train.epochs, run.file("plots/training_curves.png"))
     plots = [path for path in (run.file(f"plots/{name}") for name in PLOTS) if path.is_file()]
-    parts = [f"# Training run `{run.path.name}`\n", f"Model: {model_note(cfg, train is not None)}\n",
+    parts = [f"# Training run `{run.path.name}`\n", f"Model: {model_note(cfg, train)}\n",
              validation_section(data, tokenized)]
     if train is not None:
         parts.append(training_section(train))

@@ -1,9 +1,8 @@
-"""Files of the scoring flow: finding inputs, naming outputs, reading in chunks, and one writer per file."""
+"""Files of the scoring flow: naming outputs, reading in chunks, and one writer per file."""
 
 from __future__ import annotations
 
 import fcntl
-import glob
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,33 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tasks.files import temporaries_of
-from tasks.jsonl import DataError
+
+OUTPUT_SUFFIXES = (".pred.jsonl", ".rejects.jsonl")
 
 
-def find_inputs(spec: str) -> list[Path]:
-    """A file, a directory (its ``*.jsonl``) or a glob, sorted so runs visit files in the same order."""
-    path = Path(spec).expanduser()
-    if path.is_file():
-        return [path.resolve()]
-    if path.is_dir():
-        return sorted(p.resolve() for p in path.glob("*.jsonl") if p.is_file())
-    if glob.has_magic(spec):
-        return sorted(Path(p).resolve() for p in glob.glob(spec, recursive=True) if Path(p).is_file())
-    raise DataError(f"--inputs {spec}: no such file or directory")
-
-
-def inputs_to_score(spec: str, output_dir: Path) -> list[Path]:
-    """``find_inputs``, refusing an ``output_dir`` where writing the outputs would overwrite one of the inputs.
-
-    That happens when ``--output_dir`` is the input folder and it holds, say, both ``a.jsonl`` and ``a.pred.jsonl``.
-    """
-    paths = find_inputs(spec)
-    inputs, out = set(paths), output_dir.expanduser().resolve()
-    clashes = sorted({str(p) for path in paths for p in OutputPaths.of(path, out).files() if p in inputs})
-    if clashes:
-        raise DataError(f"--output_dir {out}: scoring would overwrite the input files {clashes}; "
-                        "choose another --output_dir")
-    return paths
+def jsonl_stem(name: str) -> str:
+    """``a.jsonl`` and ``a.JSONL`` -> ``a``; any other name is kept whole."""
+    return name[: -len(".jsonl")] if name.lower().endswith(".jsonl") else name
 
 
 @dataclass(frozen=True)
@@ -49,13 +28,20 @@ class OutputPaths:
     lock: Path
 
     @classmethod
-    def of(cls, input_path: Path, output_dir: Path) -> OutputPaths:
-        stem = input_path.name.removesuffix(".jsonl")
+    def of(cls, input_path: Path, output_dir: Path, relative: Path | None = None) -> OutputPaths:
+        """Outputs of ``input_path`` at ``relative`` (its place under the input root; default: its name alone)."""
+        relative = relative or Path(input_path.name)
+        folder, stem = output_dir / relative.parent, jsonl_stem(relative.name)
         return cls(
-            predictions=output_dir / f"{stem}.pred.jsonl", rejects=output_dir / f"{stem}.rejects.jsonl",
-            manifest=output_dir / f"{stem}.manifest.json", parquet=output_dir / f"{stem}.pred.parquet",
-            lock=output_dir / f".{stem}.lock",
+            predictions=folder / f"{stem}.pred.jsonl", rejects=folder / f"{stem}.rejects.jsonl",
+            manifest=folder / f"{stem}.manifest.json", parquet=folder / f"{stem}.pred.parquet",
+            lock=folder / f".{stem}.lock",
         )
+
+    @classmethod
+    def beside(cls, predictions: Path) -> OutputPaths:
+        """The other outputs of the input whose predictions are ``predictions``."""
+        return cls.of(Path(predictions.name.removesuffix(".pred.jsonl") + ".jsonl"), predictions.parent)
 
     def files(self) -> tuple[Path, ...]:
         """Every path a scoring run writes for this input, the lock included."""

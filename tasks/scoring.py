@@ -1,8 +1,9 @@
 """The score task: one JSONL file in, predictions out, streamed in chunks, written exactly once.
 
 Predictions go to a temporary file beside the target and are renamed into place only when complete;
-the manifest is written last. A file whose manifest matches its input and model is skipped, so a run
-killed at any point and started again yields exactly the bytes of an uninterrupted run.
+the manifest is written last. A file whose manifest matches its input, model and options is skipped
+(tasks/score_state.py), so a run killed at any point and started again yields exactly the bytes of an
+uninterrupted run.
 """
 
 from __future__ import annotations
@@ -12,14 +13,12 @@ import json
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow.json
-import pyarrow.parquet as pq
 import torch
 from prefect import task
+from prefect.runtime import task_run
 
 from tasks.batching import from_token_lists
 from tasks.config import ScoreConfig
@@ -27,12 +26,24 @@ from tasks.data_quality import count_by_reason
 from tasks.device import autocast_dtype, pick_device, token_budget
 from tasks.files import atomic_path, read_json, sha256_file, write_json
 from tasks.inference import predict_logits, softmax
-from tasks.jsonl import BadRow, BlankLine, Row, parse_line
+from tasks.jsonl import BadRow, BlankLine, Row, finite_json, parse_line
 from tasks.logs import logger
 from tasks.model import load_classifier, model_digest, saved_max_seq_length
+from tasks.parquet_copy import write_parquet_copy
 from tasks.records import LabelSet, ScoredFile
 from tasks.score_io import Busy, OutputPaths, exclusive, read_chunks, remove_stale_temporaries
+from tasks.score_state import build_manifest, redo_reason, scoring_options
+from tasks.tokenize_cache import encode_with_cuts
 from tasks.ui_artifacts import report_progress
+
+
+@dataclass
+class ChunkResult:
+    lines: list[str] = field(default_factory=list)
+    rejects: list[BadRow] = field(default_factory=list)
+    blank: int = 0
+    truncated: int = 0  # texts longer than the model's length limit, cut to it
+    non_finite: int = 0  # NaN/Infinity values in other fields, written as null
 
 
 @dataclass(frozen=True)
@@ -68,29 +79,27 @@ def _share_cores_with_dask_worker() -> None:
         pass
 
 
-def score_chunk(scorer: Scorer, chunk: list[tuple[int, bytes]], text_field: str, batch_size: int):
-    """Output lines in input order, rejected rows, and the number of blank lines of one chunk."""
+def score_chunk(scorer: Scorer, chunk: list[tuple[int, bytes]], text_field: str, batch_size: int) -> ChunkResult:
+    """Output lines in input order, rejected rows, and the counts of one chunk."""
     parsed = [parse_line(raw, line, text_field, None) for line, raw in chunk]
     rows = [p for p in parsed if isinstance(p, Row)]
-    rejects = [p for p in parsed if isinstance(p, BadRow)]
-    lines: list[str] = []
-    if rows:
-        ids = scorer.tokenizer([r.text for r in rows], truncation=True, max_length=scorer.max_seq_length,
-                               return_attention_mask=False, return_token_type_ids=False)["input_ids"]
-        probs = softmax(predict_logits(scorer.model, from_token_lists(ids), batch_size,
-                                       scorer.tokenizer.pad_token_id, scorer.device, scorer.dtype, scorer.max_tokens))
-        for row, p in zip(rows, probs, strict=True):
-            out = row.record | scorer.labels.prediction(p) | {"model_digest": scorer.digest[:16]}
-            lines.append(json.dumps(out, ensure_ascii=False) + "\n")
-    return lines, rejects, sum(isinstance(p, BlankLine) for p in parsed)
-
-
-def already_done(paths: OutputPaths, input_sha: str, digest: str, parquet: bool) -> bool:
-    if not (paths.manifest.is_file() and paths.predictions.is_file()) or (parquet and not paths.parquet.is_file()):
-        return False
-    manifest = read_json(paths.manifest)
-    return (manifest.get("input_sha256"), manifest.get("model_digest")) == (input_sha, digest) and (
-        manifest.get("output_sha256") == sha256_file(paths.predictions))
+    result = ChunkResult(rejects=[p for p in parsed if isinstance(p, BadRow)],
+                         blank=sum(isinstance(p, BlankLine) for p in parsed))
+    if not rows:
+        return result
+    ids, cut = encode_with_cuts([r.text for r in rows], scorer.tokenizer, scorer.max_seq_length)
+    result.truncated = sum(cut)
+    probs = softmax(predict_logits(scorer.model, from_token_lists(ids), batch_size, scorer.tokenizer.pad_token_id,
+                                   scorer.device, scorer.dtype, scorer.max_tokens))
+    raw_of = dict(chunk)
+    for row, p in zip(rows, probs, strict=True):
+        record = row.record
+        if b"NaN" in raw_of[row.line] or b"Infinity" in raw_of[row.line]:  # cheap test before the walk
+            record, replaced = finite_json(record)
+            result.non_finite += replaced
+        out = record | scorer.labels.prediction(p) | {"model_digest": scorer.digest[:16]}
+        result.lines.append(json.dumps(out, ensure_ascii=False, allow_nan=False) + "\n")
+    return result
 
 
 def _write_outputs(input_path: Path, paths: OutputPaths, scorer: Scorer, cfg: ScoreConfig) -> dict:
@@ -98,11 +107,12 @@ def _write_outputs(input_path: Path, paths: OutputPaths, scorer: Scorer, cfg: Sc
     with atomic_path(paths.predictions) as tmp, open(tmp, "w", encoding="utf-8") as out, \
             atomic_path(paths.rejects) as tmp_rejects, open(tmp_rejects, "w", encoding="utf-8") as rej:
         for chunk in read_chunks(input_path, cfg.chunk_rows):
-            lines, rejects, blank = score_chunk(scorer, chunk, cfg.text_field, cfg.batch_size)
-            out.writelines(lines)
-            reasons.update(count_by_reason([bad.reason for bad in rejects]))
-            rej.writelines(json.dumps(bad.record(input_path), ensure_ascii=False) + "\n" for bad in rejects)
-            counts.update(rows_in=len(chunk), scored=len(lines), rejected=len(rejects), blank=blank,
+            done = score_chunk(scorer, chunk, cfg.text_field, cfg.batch_size)
+            out.writelines(done.lines)
+            reasons.update(count_by_reason([bad.reason for bad in done.rejects]))
+            rej.writelines(json.dumps(bad.record(input_path), ensure_ascii=False) + "\n" for bad in done.rejects)
+            counts.update(rows_in=len(chunk), scored=len(done.lines), rejected=len(done.rejects), blank=done.blank,
+                          truncated=done.truncated, non_finite=done.non_finite,
                           bytes=sum(len(raw) for _, raw in chunk))
             # Lines keep their line ends, so the bytes read reach the file size: 100 % at the last chunk.
             report_progress(counts["bytes"] / max(input_path.stat().st_size, 1),
@@ -117,26 +127,33 @@ def _write_outputs(input_path: Path, paths: OutputPaths, scorer: Scorer, cfg: Sc
     return {"counts": counts, "reasons": reasons}
 
 
-def write_parquet_copy(jsonl: Path, target: Path) -> None:
-    """The predictions again as Parquet, converted block by block so memory stays flat."""
-    reader = pyarrow.json.open_json(jsonl)
-    with atomic_path(target) as tmp, pq.ParquetWriter(tmp, reader.schema) as writer:
-        for batch in reader:
-            writer.write_batch(batch)
+def _skipped(result: dict, paths: OutputPaths) -> ScoredFile:
+    """A file already done: its counts and warning as its manifest recorded them."""
+    m = read_json(paths.manifest)
+    return ScoredFile(status="skipped", rows_in=m["rows_in"], rows_scored=m["rows_scored"],
+                      rows_rejected=m["rows_rejected"], warning=m.get("warning"), **result)
 
 
-@task(name="score file", task_run_name="score {input_path.name}")
-def score_file(input_path: Path, model_dir: Path, cfg: ScoreConfig) -> ScoredFile:
-    paths = OutputPaths.of(input_path, cfg.output_dir.resolve())
-    digest, input_sha = model_digest(model_dir), sha256_file(input_path)
+def _task_run_name() -> str:
+    parameters = task_run.parameters
+    return f"score {parameters.get('relative') or parameters['input_path'].name}"
+
+
+@task(name="score file", task_run_name=_task_run_name)
+def score_file(input_path: Path, model_dir: Path, cfg: ScoreConfig, relative: Path | None = None) -> ScoredFile:
+    """Score ``input_path`` into ``--output_dir``/``relative`` (default: its name), unless done already."""
+    paths = OutputPaths.of(input_path, cfg.output_dir.resolve(), relative)
+    digest, input_sha, options = model_digest(model_dir), sha256_file(input_path), scoring_options(cfg, model_dir)
     result = {"input": input_path, "predictions": paths.predictions, "manifest": paths.manifest}
-    if already_done(paths, input_sha, digest, cfg.write_parquet):
-        logger().info("%s: already scored with model %s, skipped", input_path, digest[:16])
-        return ScoredFile(status="skipped", **result)
+    if (reason := redo_reason(paths, input_sha, digest, options, cfg.write_parquet)) is None:
+        logger().info("%s: skipped, already scored with model %s and the same options", input_path, digest[:16])
+        return _skipped(result, paths)
     try:
         with exclusive(paths.lock):
-            if already_done(paths, input_sha, digest, cfg.write_parquet):  # finished by another run while we waited
-                return ScoredFile(status="skipped", **result)
+            reason = redo_reason(paths, input_sha, digest, options, cfg.write_parquet)
+            if reason is None:  # finished by another run while we waited
+                return _skipped(result, paths)
+            logger().info("%s: scoring, %s", input_path, reason)
             for target in (paths.predictions, paths.rejects, paths.manifest, paths.parquet):
                 remove_stale_temporaries(target)
             started = time.perf_counter()
@@ -144,20 +161,15 @@ def score_file(input_path: Path, model_dir: Path, cfg: ScoreConfig) -> ScoredFil
                                                                    cfg.precision, cfg.max_batch_tokens), cfg)
             seconds, counts = time.perf_counter() - started, written["counts"]
             assert counts["rows_in"] == counts["scored"] + counts["rejected"] + counts["blank"]
-            write_json(paths.manifest, {
-                "input": str(input_path), "input_sha256": input_sha, "rows_in": counts["rows_in"],
-                "rows_scored": counts["scored"], "rows_rejected": counts["rejected"],
-                "blank_lines": counts["blank"], "rejected_by_reason": dict(written["reasons"]),
-                "output": str(paths.predictions), "output_sha256": sha256_file(paths.predictions),
-                "rejects": str(paths.rejects) if counts["rejected"] else None,
-                "model_dir": str(model_dir), "model_digest": digest, "seconds": round(seconds, 3),
-                "texts_per_second": round(counts["scored"] / max(seconds, 1e-9), 1),
-                "scored_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            })
+            manifest = build_manifest(input_path, input_sha, paths, model_dir, digest, options, written, seconds)
+            write_json(paths.manifest, manifest)
     except Busy as exc:
         logger().warning("%s", exc)
         return ScoredFile(status="busy", **result)
-    logger().info("%s: %d rows in, %d scored, %d rejected, %.0f texts/s -> %s", input_path, counts["rows_in"],
-                  counts["scored"], counts["rejected"], counts["scored"] / max(seconds, 1e-9), paths.predictions)
+    log = logger().warning if manifest["warning"] else logger().info
+    log("%s: %d rows in, %d scored, %d rejected, %d cut at %d tokens, %.0f texts/s -> %s%s", input_path,
+        counts["rows_in"], counts["scored"], counts["rejected"], counts["truncated"], options["max_seq_length"],
+        counts["scored"] / max(seconds, 1e-9), paths.predictions,
+        f"; NO PREDICTIONS: {manifest['warning']}" if manifest["warning"] else "")
     return ScoredFile(status="scored", rows_in=counts["rows_in"], rows_scored=counts["scored"],
-                      rows_rejected=counts["rejected"], seconds=seconds, **result)
+                      rows_rejected=counts["rejected"], seconds=seconds, warning=manifest["warning"], **result)

@@ -31,22 +31,30 @@ def cache_key(
     )[:20]
 
 
-def tokenize_rows(texts: list[str], tokenizer, max_seq_length: int) -> tuple[pa.ListArray, list[bool]]:
+def encode_with_cuts(texts: list[str], tokenizer, max_seq_length: int) -> tuple[list[list[int]], list[bool]]:
     """Token ids cut to ``max_seq_length``, and whether each text had to be cut."""
+    encoded = tokenizer(texts, truncation=True, max_length=max_seq_length, return_overflowing_tokens=True,
+                        return_attention_mask=False, return_token_type_ids=False)
+    ids: list[list[int]] = []
+    truncated: list[bool] = []
+    owner = encoded["overflow_to_sample_mapping"]  # a cut text's overflow comes back as extra rows
+    for i, row in enumerate(encoded["input_ids"]):
+        if i == 0 or owner[i] != owner[i - 1]:
+            ids.append(row)
+            truncated.append(False)
+        else:
+            truncated[-1] = True
+    return ids, truncated
+
+
+def tokenize_rows(texts: list[str], tokenizer, max_seq_length: int) -> tuple[pa.ListArray, list[bool]]:
+    """``encode_with_cuts`` in chunks, as one Arrow column."""
     ids: list[list[int]] = []
     truncated: list[bool] = []
     for start in range(0, len(texts), CHUNK_ROWS):
-        encoded = tokenizer(
-            texts[start : start + CHUNK_ROWS], truncation=True, max_length=max_seq_length,
-            return_overflowing_tokens=True, return_attention_mask=False, return_token_type_ids=False,
-        )
-        owner = encoded["overflow_to_sample_mapping"]  # a cut text's overflow comes back as extra rows
-        for i, row in enumerate(encoded["input_ids"]):
-            if i == 0 or owner[i] != owner[i - 1]:
-                ids.append(row)
-                truncated.append(False)
-            else:
-                truncated[-1] = True
+        chunk_ids, chunk_cut = encode_with_cuts(texts[start : start + CHUNK_ROWS], tokenizer, max_seq_length)
+        ids += chunk_ids
+        truncated += chunk_cut
     return pa.array(ids, type=pa.list_(pa.int32())), truncated
 
 

@@ -40,7 +40,7 @@ def check_split(
         elif isinstance(item, BadRow):
             bad.append(item)
         elif labels is not None and labels.id_of(item.label) is None:
-            reason = f"unknown label {item.label!r}: not among the training labels {list(labels.names)}"
+            reason = labels.unknown_reason(item.label)
             bad.append(BadRow(item.line, reason, json.dumps(item.record, ensure_ascii=False)))
         else:
             rows.append(item)
@@ -65,11 +65,24 @@ def _enforce(split: str, path: Path, rows: list[Row], bad: list[BadRow], max_fra
         raise DataError(f"{path}: no valid rows in the {split} file ({len(bad)} rejected)")
     share = len(bad) / (len(rows) + len(bad))
     if share > max_fraction:
-        first = "; ".join(f"line {b.line}: {b.reason}" for b in bad[:SHOWN_ERRORS])
         raise DataError(
             f"{path}: {len(bad)} of {len(rows) + len(bad)} rows rejected ({share:.1%}, above "
-            f"--max_bad_row_fraction {max_fraction:.1%}). First: {first}. Fix these rows or raise the limit."
+            f"--max_bad_row_fraction {max_fraction:.1%}): {reasons_with_lines(bad)}. Fix these rows or raise the limit."
         )
+
+
+def reasons_with_lines(bad: list[BadRow], shown: int = 3) -> str:
+    """Each distinct reason once, with the first lines it occurs on: five alike rows are one problem, not five."""
+    lines: dict[str, list[int]] = {}
+    for item in bad:
+        lines.setdefault(item.reason, []).append(item.line)
+    parts = []
+    for reason, numbers in list(lines.items())[:SHOWN_ERRORS]:
+        more = f" and {len(numbers) - shown} more" if len(numbers) > shown else ""
+        parts.append(f"line{'s' if len(numbers) > 1 else ''} {', '.join(map(str, numbers[:shown]))}{more}: {reason}")
+    if len(lines) > SHOWN_ERRORS:
+        parts.append(f"{len(lines) - SHOWN_ERRORS} other reasons")
+    return "; ".join(parts)
 
 
 def file_notes(path: Path) -> dict:

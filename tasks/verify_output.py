@@ -45,6 +45,6 @@ def verify_scored(manifest_path: Path) -> list[str]:
         problems.append(f"{manifest_path}: {manifest['rows_rejected']} rows rejected but no rejects file")
     elif rejects and count_lines(Path(rejects)) != manifest["rows_rejected"]:
         problems.append(f"{rejects}: line count differs from rows_rejected {manifest['rows_rejected']}")
-    elif not manifest["rows_rejected"] and OutputPaths.of(source, output.parent).rejects.exists():
+    elif not manifest["rows_rejected"] and OutputPaths.beside(output).rejects.exists():
         problems.append(f"{manifest_path}: no rows rejected, yet a rejects file exists beside the predictions")
     return problems

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
+    ArtifactCollectionFilter,
+    ArtifactCollectionFilterKey,
     ArtifactFilter,
     ArtifactFilterFlowRunId,
     ArtifactFilterType,
@@ -26,6 +28,7 @@ from tasks.config import ScoreConfig
 from tasks.files import read_json, write_json
 from tasks.jsonl import DataError
 from tasks.records import LabelSet
+from tasks.verify_output import verify_scored
 from tests.builders import learnable_rows, write_jsonl
 from tests.pipeline import save_tiny_classifier
 
@@ -147,3 +150,51 @@ def test_prefect_yaml_deploys_the_scheduled_deployment_to_a_process_pool(prefect
     assert deployment.work_pool_name == "scoring"
     assert deployment.schedules[0].schedule.cron == "*/10 * * * *"
     assert deployment.entrypoint == "flows/score_flow.py:score_flow"
+
+
+async def latest_artifact(key: str):
+    async with get_client() as client:
+        return await client.read_latest_artifacts(artifact_filter=ArtifactCollectionFilter(
+            key=ArtifactCollectionFilterKey(any_=[key])))
+
+
+def test_a_real_folder_tree_loses_no_row_and_a_file_with_no_predictions_fails_the_run(prefect_server, model_dir,
+                                                                                      tmp_path):
+    root = tmp_path / "tree"
+    write_jsonl(root / "a.jsonl", learnable_rows([0, 1], 10, seed=1))
+    write_jsonl(root / "sub/a.jsonl", learnable_rows([0, 1], 12, seed=2))  # the same name one folder down
+    (root / "sub/empty.jsonl").write_text("", encoding="utf-8")
+    write_jsonl(root / "sub/wrong-field.jsonl", [{"text": "好"}] * 3)
+    (root / "link.jsonl").symlink_to(root / "sub/a.jsonl")
+    (root / "dangling.jsonl").symlink_to(root / "nowhere.jsonl")
+    # The outputs go into the input tree itself, so the second run meets them among its inputs.
+    config = ScoreConfig(inputs=str(root / "**/*.jsonl"), output_dir=root, model_dir=model_dir)
+    with pytest.raises(DataError, match=r"1 file\(s\) gave no predictions.*wrong-field\.jsonl \(3 rejected\)"):
+        score_flow(config)
+    expected = {"a": (10, 0, None), "sub/a": (12, 0, None), "link": (12, 0, None),
+                "sub/empty": (0, 0, "the file is empty"), "sub/wrong-field": (0, 3, "every row was rejected (3)")}
+    for stem, (scored, rejected, warning) in expected.items():
+        manifest = read_json(root / f"{stem}.manifest.json")
+        assert (manifest["rows_scored"], manifest["rows_rejected"]) == (scored, rejected), stem
+        assert (manifest["warning"] or "").startswith(warning or ""), stem
+        assert verify_scored(root / f"{stem}.manifest.json") == [], stem
+    summary = asyncio.run(latest_artifact("scoring-summary"))[0]
+    assert "**no predictions** from" in summary.description and "wrong-field.jsonl" in summary.description
+    assert "not scored: a dangling symlink" in json.dumps(summary.data)
+    again = score_flow(config)  # its own outputs are no inputs; nothing was scored now, so nothing fails now
+    assert sorted((str(r.input.relative_to(root)), r.status) for r in again) == sorted(
+        (f"{stem}.jsonl", "skipped") for stem in expected)
+    assert {r.input.name: r.warning for r in again}["wrong-field.jsonl"].startswith("every row was rejected")
+
+
+def test_the_command_line_ends_a_run_with_no_predictions_with_one_message_and_exit_code_2(prefect_server, model_dir,
+                                                                                           tmp_path):
+    write_jsonl(tmp_path / "in/wrong-field.jsonl", [{"text": "好"}] * 2)
+    env = os.environ | {"PREFECT_API_URL": prefect_server}
+    done = subprocess.run([sys.executable, "flows/score_flow.py", "--inputs", str(tmp_path / "in"), "--output_dir",
+                           str(tmp_path / "out"), "--model_dir", str(model_dir)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: 1 file(s) gave no predictions")
+    assert read_json(tmp_path / "out/wrong-field.manifest.json")["rows_rejected"] == 2

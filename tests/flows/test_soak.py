@@ -34,14 +34,17 @@ VICTIMS = 3  # one flow run each, SIGKILLed while it writes a big file's predict
 PHASE_ONE = [6, 6, 6]  # flow runs per driver process, started beside the victims
 PHASE_TWO = [10, 10, 9]  # after the kills: these runs must finish what the killed ones left
 # Few files: each file is a task run, and the server's bookkeeping per task run, not scoring, bounds the time.
-BIG_ROWS, SMALL_FILES = 20_000, 5
+BIG_ROWS, SMALL_FILES, SAME_NAMED = 20_000, 5, 2
 HEARTBEAT = 30  # Prefect's shortest; crash detection waits two periods
 pytestmark = [pytest.mark.soak, pytest.mark.timeout(600)]
 assert len(PHASE_ONE) and VICTIMS + sum(PHASE_ONE) + sum(PHASE_TWO) == RUNS
 
 
 def make_inputs(folder: Path) -> dict[str, int]:
-    """Big files first (sorted names), so each run starts on one; some small ones with a bad row and a blank."""
+    """Big files first (sorted names), so each run starts on one; some small ones with a bad row and a blank.
+
+    Some small files have namesakes one folder down (``sub/part-00.jsonl``): each must keep its own outputs.
+    """
     rows = {}
     for i in range(VICTIMS):
         rows[f"a-big-{i}"] = len(write_jsonl(folder / f"a-big-{i}.jsonl", learnable_rows([0, 1], BIG_ROWS, seed=i))
@@ -52,6 +55,9 @@ def make_inputs(folder: Path) -> dict[str, int]:
             with path.open("a", encoding="utf-8") as fh:
                 fh.write('{"news": 7}\n\n{"label": 1}\n')  # two rejected rows and a blank line
         rows[f"part-{i:02d}"] = len(path.read_bytes().splitlines())
+    for i in range(SAME_NAMED):
+        path = write_jsonl(folder / f"sub/part-{i:02d}.jsonl", learnable_rows([0, 1], 20 + i, seed=200 + i))
+        rows[f"sub/part-{i:02d}"] = len(path.read_bytes().splitlines())
     return rows
 
 
@@ -60,7 +66,7 @@ def open_temporary(pid: int, out: Path) -> Path | None:
     try:
         for fd in os.listdir(f"/proc/{pid}/fd"):
             target = Path(os.readlink(f"/proc/{pid}/fd/{fd}"))
-            if target.parent == out and ".pred.jsonl." in target.name and target.name.endswith(".tmp"):
+            if out in target.parents and ".pred.jsonl." in target.name and target.name.endswith(".tmp"):
                 if target.stat().st_size > 0:
                     return target
     except OSError:  # the process or the file went away between the listing and the look
@@ -137,7 +143,7 @@ def test_fifty_overlapping_and_killed_runs_leave_exactly_one_verified_output_eac
                                  [r["news"] for r in learnable_rows([0, 1], 200, seed=1)])
     rows = make_inputs(tmp_path / "in")
     out = (tmp_path / "out").resolve()
-    args = ["--inputs", str(tmp_path / "in"), "--output_dir", str(out), "--model_dir", str(model),
+    args = ["--inputs", str(tmp_path / "in/**/*.jsonl"), "--output_dir", str(out), "--model_dir", str(model),
             "--chunk_rows", "256"]
     with prefect_server(tmp_path / "prefect-home") as api:
         env = os.environ | {"PREFECT_API_URL": api, "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT),
@@ -180,10 +186,10 @@ def test_fifty_overlapping_and_killed_runs_leave_exactly_one_verified_output_eac
     assert states["score-files"]["CRASHED"] == killed and "RUNNING" not in states["score-files"], summary
 
     # Exactly one complete output per input; the manifest agrees with every byte; no temporaries left.
-    assert sorted(p.name for p in out.iterdir() if p.name.endswith(".tmp")) == [], summary
+    assert sorted(p.name for p in out.rglob("*.tmp")) == [], summary
     expected = {f"{stem}.{kind}" for stem in rows for kind in ("pred.jsonl", "manifest.json")}
     expected |= {f"{stem}.rejects.jsonl" for stem in rows if stem.startswith("part-") and int(stem[-2:]) % 2 == 0}
-    assert {p.name for p in out.iterdir() if not p.name.startswith(".")} == expected
+    assert {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")} == expected
     for stem, lines in rows.items():
         manifest = json.loads((out / f"{stem}.manifest.json").read_text(encoding="utf-8"))
         assert verify_scored(out / f"{stem}.manifest.json") == [], stem
@@ -193,3 +199,7 @@ def test_fifty_overlapping_and_killed_runs_leave_exactly_one_verified_output_eac
     for i in range(SMALL_FILES):
         reference = score_file.fn(tmp_path / f"in/part-{i:02d}.jsonl", model, config)
         assert (out / reference.predictions.name).read_bytes() == reference.predictions.read_bytes()
+    for i in range(SAME_NAMED):
+        relative = Path(f"sub/part-{i:02d}.jsonl")
+        reference = score_file.fn(tmp_path / "in" / relative, model, config, relative)
+        assert (out / "sub" / reference.predictions.name).read_bytes() == reference.predictions.read_bytes()

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tasks.jsonl import BadRow, BlankLine, DataError, Row, parse_line, read_lines
+from tasks.jsonl import BadRow, BlankLine, DataError, Row, finite_json, is_invisible, parse_line, read_lines
 
 
 def parse(raw: bytes, line: int = 3, text_field: str = "text", label_field: str | None = "label"):
@@ -43,7 +43,11 @@ def test_string_label_is_kept_as_string():
         (obj(text="", label=1), "text field 'text' is empty"),
         (obj(text=" \t\u3000 ", label=1), "text field 'text' is empty"),
         (obj(text="ok"), "missing label field 'label'"),
-        (obj(text="ok", label=None), "missing label field 'label'"),
+        (obj(text="ok", label=None), "label field 'label' is null"),
+        (obj(text="\u200b\u200d\ufeff", label=1), "text field 'text' holds only invisible characters"),
+        (obj(text="\u3164 \u2800\u2060", label=1), "text field 'text' holds only invisible characters"),
+        (b'{"text": "a", "label": 1, "text": "b"}\n', "duplicate key 'text' in one JSON object"),
+        (b'{"text": "a", "label": 1, "meta": {"x": 1, "x": 2}}\n', "duplicate key 'x' in one JSON object"),
         (obj(text="ok", label=True), "label must be an integer or a string, got bool"),
         (obj(text="ok", label=False), "label must be an integer or a string, got bool"),
         (obj(text="ok", label=1.0), "label must be an integer or a string, got float"),
@@ -149,7 +153,7 @@ def test_mixed_file_line_numbers_and_accounting(tmp_path: Path):
     assert len(items) == len(rows) + len(bad) + len(blank)
 
 
-_texts = st.text(min_size=1, max_size=20).filter(lambda s: s.strip())
+_texts = st.text(min_size=1, max_size=20).filter(lambda s: s.strip() and not is_invisible(s))
 _valid = st.builds(lambda t, lab: ("valid", {"text": t, "label": lab}), _texts, st.integers() | _texts)
 _invalid = st.sampled_from(
     [
@@ -177,3 +181,21 @@ def test_property_accounting_holds_and_no_valid_row_is_lost(tmp_path: Path, spec
     assert [type(i) for i in items] == [kinds[kind] for kind, _ in spec]
     expected = [(v["text"], v["label"]) for kind, v in spec if kind == "valid"]
     assert [(i.text, i.label) for i in items if isinstance(i, Row)] == expected
+
+
+def test_text_with_some_visible_characters_beside_invisible_ones_is_valid():
+    item = parse(obj(text="\u200b好\u200d", label=1))
+    assert isinstance(item, Row) and item.text == "\u200b好\u200d"
+
+
+def test_the_same_key_in_two_different_objects_is_not_a_duplicate():
+    item = parse(b'{"text": "a", "label": 1, "a": {"k": 1}, "b": {"k": 2}}\n')
+    assert isinstance(item, Row) and item.record["b"] == {"k": 2}
+
+
+def test_finite_json_turns_every_nan_and_infinity_into_null_and_counts_them():
+    record = json.loads('{"a": NaN, "b": [1, Infinity, {"c": -Infinity}], "d": 2.5, "e": "NaN"}')
+    cleaned, replaced = finite_json(record)
+    assert replaced == 3
+    assert cleaned == {"a": None, "b": [1, None, {"c": None}], "d": 2.5, "e": "NaN"}
+    json.dumps(cleaned, allow_nan=False)  # strict JSON now

@@ -10,7 +10,7 @@ from tasks.files import read_json
 from tasks.jsonl import DataError
 from tasks.records import LabelSet
 from tasks.rundir import create_run_dir
-from tasks.score_io import inputs_to_score
+from tasks.score_inputs import inputs_to_score
 from tasks.scoring import score_file
 from tasks.verify_output import verify_scored
 from tests.builders import learnable_rows, write_jsonl
@@ -82,7 +82,8 @@ def test_outputs_that_would_overwrite_an_input_are_refused(tmp_path):
     with pytest.raises(DataError, match="a.pred.jsonl"):
         inputs_to_score(str(folder), tmp_path / "x" / ".." / "data")  # the same folder, spelled otherwise
     assert user.read_bytes() == before
-    assert [p.name for p in inputs_to_score(str(folder), tmp_path / "scored")] == ["a.jsonl", "a.pred.jsonl"]
+    listing = inputs_to_score(str(folder), tmp_path / "scored")
+    assert [item.path.name for item in listing.files] == ["a.jsonl", "a.pred.jsonl"]
 
 
 @pytest.mark.parametrize("name", ["../escaped", "a/b", "..", "."])

@@ -5,14 +5,16 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tasks.config import ScoreConfig
 from tasks.files import read_json, sha256_file
 from tasks.records import LabelSet
-from tasks.score_io import OutputPaths, exclusive, find_inputs
+from tasks.score_io import OutputPaths, exclusive
 from tasks.scoring import score_file
-from tests.builders import learnable_rows
+from tests.builders import learnable_rows, write_jsonl
 from tests.pipeline import save_tiny_classifier
 
 REPO = Path(__file__).resolve().parents[2]
@@ -133,11 +135,58 @@ def test_sigkill_mid_file_then_rerun_gives_the_bytes_of_an_uninterrupted_run(tmp
     assert paths.predictions.read_bytes() == OutputPaths.of(source, clean).predictions.read_bytes()
 
 
-def test_find_inputs_takes_a_file_a_directory_or_a_glob(tmp_path):
-    for name in ("b.jsonl", "a.jsonl", "notes.txt"):
-        (tmp_path / name).write_text("{}\n")
-    assert [p.name for p in find_inputs(str(tmp_path))] == ["a.jsonl", "b.jsonl"]
-    assert [p.name for p in find_inputs(str(tmp_path / "b.jsonl"))] == ["b.jsonl"]
-    assert [p.name for p in find_inputs(str(tmp_path / "*.txt"))] == ["notes.txt"]
-    with pytest.raises(ValueError, match="no such file or directory"):
-        find_inputs(str(tmp_path / "missing"))
+@pytest.mark.parametrize(("content", "warning"), [("", "the file is empty"), ("\n  \n\n", "only blank lines")])
+def test_an_empty_file_is_scored_to_empty_outputs_with_a_warning(tmp_path, model_dir, content, warning):
+    source = tmp_path / "empty.jsonl"
+    source.write_text(content, encoding="utf-8")
+    result = score_file.fn(source, model_dir, cfg(tmp_path))
+    assert result.status == "scored" and result.rows_scored == 0 and warning in result.warning
+    assert not result.all_rejected
+    assert read_json(result.manifest)["warning"] == result.warning
+    assert score_file.fn(source, model_dir, cfg(tmp_path)).warning == result.warning  # skipped, still flagged
+
+
+def test_a_file_whose_every_row_is_rejected_says_so(tmp_path, model_dir):
+    source = write_jsonl(tmp_path / "wrong-field.jsonl", [{"text": r["news"]} for r in learnable_rows([0, 1], 6, 2)])
+    result = score_file.fn(source, model_dir, cfg(tmp_path))
+    assert (result.rows_in, result.rows_scored, result.rows_rejected) == (6, 0, 6) and result.all_rejected
+    assert result.warning.startswith("every row was rejected (6)")
+    manifest = read_json(result.manifest)
+    assert manifest["rejected_by_reason"] == {"missing text field 'news'": 6}
+
+
+def test_nan_and_infinity_in_other_fields_are_written_as_null_and_counted(tmp_path, model_dir):
+    source = tmp_path / "nan.jsonl"
+    source.write_text('{"id": 1, "news": "好棒", "x": NaN, "y": [Infinity, 2]}\n'
+                      '{"id": 2, "news": "差烂", "x": 3, "y": [-Infinity]}\n'
+                      '{"id": 3, "news": "NaN Infinity", "x": 4, "y": []}\n', encoding="utf-8")
+    result = score_file.fn(source, model_dir, cfg(tmp_path, write_parquet=True))
+    assert result.rows_scored == 3
+    lines = result.predictions.read_text(encoding="utf-8").splitlines()
+    strict = [json.loads(line, parse_constant=lambda c: pytest.fail(f"bare {c} in the output")) for line in lines]
+    assert [(r["x"], r["y"]) for r in strict] == [(None, [None, 2]), (3, [None]), (4, [])]
+    assert strict[2]["news"] == "NaN Infinity"  # text is never touched
+    assert read_json(result.manifest)["non_finite_values_as_null"] == 3
+    column = pq.read_table(OutputPaths.of(source, tmp_path / "out").parquet).column("x")
+    assert column.type == pa.int64() and column.to_pylist() == [None, 3, 4]
+
+
+def test_duplicate_keys_and_invisible_texts_are_rejected_with_their_reasons(tmp_path, model_dir):
+    source = tmp_path / "odd.jsonl"
+    source.write_text('{"news": "好", "news": "差"}\n{"news": "\u200b\u200b\ufeff"}\n{"news": "好\u200b"}\n',
+                      encoding="utf-8")
+    result = score_file.fn(source, model_dir, cfg(tmp_path))
+    assert (result.rows_scored, result.rows_rejected) == (1, 2)
+    reasons = [json.loads(line)["reason"] for line in OutputPaths.of(source, tmp_path / "out").rejects.read_text(
+        encoding="utf-8").splitlines()]
+    assert reasons[0] == "duplicate key 'news' in one JSON object"
+    assert reasons[1].startswith("text field 'news' holds only invisible characters")
+
+
+def test_the_manifest_counts_texts_cut_at_the_models_length_limit(tmp_path, model_dir):
+    rows = [{"news": "好" * 200}, {"news": "差烂"}, {"news": "棒" * 63}, {"news": "棒" * 62}]  # limit: 64 tokens
+    source = write_jsonl(tmp_path / "long.jsonl", rows)
+    result = score_file.fn(source, model_dir, cfg(tmp_path))
+    manifest = read_json(result.manifest)
+    assert manifest["rows_scored"] == 4 and manifest["rows_truncated"] == 2
+    assert manifest["options"]["max_seq_length"] == 64

@@ -76,7 +76,7 @@ def test_unknown_dev_label_is_rejected_with_line(tmp_path: Path, run: RunDir):
 
 def test_unknown_label_over_the_limit_names_file_and_line(tmp_path: Path, run: RunDir):
     dev = [*rows([0, 1], "d"), {"news": "odd one", "label": 7}]
-    with pytest.raises(DataError, match=r"dev\.jsonl.*line 3: unknown label 7"):
+    with pytest.raises(DataError, match=r"dev\.jsonl.*line 3: unknown label 7: the training labels are 0, 1"):
         validate(tmp_path, run, rows([0, 1]), dev, rows([0]))
 
 
@@ -159,7 +159,25 @@ def test_a_string_label_is_not_the_integer_label(tmp_path: Path, run: RunDir):
     summary = validate(tmp_path, run, rows([1, 0]), [{"news": "x", "label": "1"}, *rows([0])], rows([1]), 1.0)
     assert summary.splits["dev"].rejected_rows == 1
     rejected = json.loads((run.path / "quarantine/dev.jsonl").read_text(encoding="utf-8"))
-    assert rejected["line"] == 1 and "unknown label '1'" in rejected["reason"]
+    assert rejected["line"] == 1
+    assert rejected["reason"] == "label '1' is a string, but the training labels are integers (0, 1)"
+
+
+def test_an_integer_label_where_train_has_strings_is_named_as_a_type_mismatch(tmp_path: Path, run: RunDir):
+    summary = validate(tmp_path, run, rows(["neg", "pos"]), [{"news": "x", "label": 1}, *rows(["neg"])],
+                       rows(["pos"]), 1.0)
+    assert summary.splits["dev"].rejected_rows == 1
+    rejected = json.loads((run.path / "quarantine/dev.jsonl").read_text(encoding="utf-8"))
+    assert rejected["reason"] == "label 1 is an integer, but the training labels are strings ('neg', 'pos')"
+
+
+def test_many_rows_with_one_problem_are_reported_once_with_their_lines(tmp_path: Path, run: RunDir):
+    dev = [{"news": f"x{i}", "label": str(i % 2)} for i in range(6)] + rows([0, 1])
+    with pytest.raises(DataError) as caught:
+        validate(tmp_path, run, rows([0, 1]), dev, rows([0]))
+    message = str(caught.value)
+    assert "lines 1, 3, 5: label '0' is a string, but the training labels are integers (0, 1)" in message
+    assert "lines 2, 4, 6: label '1'" in message and message.count("is a string") == 2
 
 
 def test_a_train_file_with_only_bad_rows_names_the_bad_field_not_the_label_count(tmp_path: Path, run: RunDir):

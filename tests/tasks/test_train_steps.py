@@ -38,8 +38,10 @@ def steps_with(data, global_batch: int, micro_steps: int) -> dict[str, torch.Ten
 def test_accumulation_gives_the_same_weights_as_one_big_batch_even_with_a_short_last_batch():
     data = tiny_data(37)  # 37 rows in batches of 8: the last batch has 5, split unevenly 3 + 2
     whole, accumulated = steps_with(data, 8, 1), steps_with(data, 8, 2)
+    # atol 1e-5 as in the DDP test below: summing a batch in two halves rounds differently, and on some CPUs
+    # (seen on an AMD EPYC) one position-embedding entry of ~0.02 then differs by 1.6e-6 after 5 steps.
     for name, tensor in whole.items():
-        torch.testing.assert_close(accumulated[name], tensor, rtol=1e-5, atol=1e-6, msg=name)
+        torch.testing.assert_close(accumulated[name], tensor, rtol=1e-5, atol=1e-5, msg=name)
     different = steps_with(data, 4, 1)  # a different global batch really is different training
     assert not torch.allclose(different["classifier.weight"], whole["classifier.weight"])
 

@@ -1,4 +1,4 @@
-"""The scoring run's summary: one log line and a table artifact in the Prefect UI."""
+"""The scoring run's summary: one log line and a table artifact in the Prefect UI, a chart in its description."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from prefect.artifacts import create_table_artifact
 
 from tasks.logs import logger
 from tasks.records import ScoredFile
+from tasks.scoring_chart import chart_markdown
 
 
 @task(name="summarize scoring")
@@ -27,6 +28,6 @@ def summarize_scoring(results: list[ScoredFile], model_dir: str) -> dict:
         key="scoring-summary",
         table=[{"file": r.input.name, "status": r.status, "rows in": r.rows_in, "scored": r.rows_scored,
                 "rejected": r.rows_rejected, "seconds": round(r.seconds, 2)} for r in results],
-        description=f"Scored with `{model_dir}`: {totals}",
+        description=f"Scored with `{model_dir}`: {totals}{chart_markdown(results)}",
     )
     return totals

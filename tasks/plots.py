@@ -1,13 +1,17 @@
 """Plots of a run for people: training curves, confusion matrix, reliability before/after calibration.
 
-PNG files under ``<run>/plots/``; report.md links them and the test-report artifact names them.
+PNG files under ``<run>/plots/``; report.md links them, and the training-plots and test-report artifacts show
+them as images (tasks/plot_images.py). Text is drawn with a CJK fallback font, so Chinese class names show.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import matplotlib
 
@@ -18,18 +22,43 @@ import numpy as np
 
 from tasks.calibration import ECE_BINS, expected_calibration_error
 from tasks.files import atomic_path
+from tasks.fonts import cjk_fonts
 from tasks.records import EpochRecord
 
 PLOTS = ("training_curves.png", "confusion_matrix.png", "reliability.png")
+# 100 dpi: a 6.4 x 4 inch figure is 640 x 400 px, about the width of the Prefect UI's artifact column (~720 px
+# in a 1280 px window), so the artifact pages show the PNGs at their own size, and each stays 10-60 KB.
+PLOT_DPI = 100
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def with_cjk_fonts(draw: Callable[P, R]) -> Callable[P, R]:
+    """Draws with the CJK fallback fonts, for the whole function: text takes its font when it is created."""
+    @functools.wraps(draw)
+    def drawn(*args: P.args, **kwargs: P.kwargs) -> R:
+        with cjk_fonts():
+            return draw(*args, **kwargs)
+    return drawn
+
+
+def png_bytes(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=PLOT_DPI, bbox_inches="tight")
+    plt.close(fig)  # pyplot keeps every open figure alive otherwise: a long-lived worker would leak them
+    return buffer.getvalue()
 
 
 def _save(fig, path: Path) -> Path:
+    png = png_bytes(fig)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)  # pyplot keeps every open figure alive otherwise: a long-lived worker would leak them
+        tmp.write_bytes(png)
     return path
 
 
+@with_cjk_fonts
 def training_curves(epochs: Sequence[EpochRecord], path: Path) -> Path:
     """Train loss (left axis) and dev accuracy / macro-F1 (right axis) per epoch; the selected epoch marked."""
     x = [e.epoch for e in epochs]
@@ -52,6 +81,7 @@ def training_curves(epochs: Sequence[EpochRecord], path: Path) -> Path:
     return _save(fig, path)
 
 
+@with_cjk_fonts
 def confusion_matrix(names: Sequence[str], matrix: Sequence[Sequence[int]], path: Path) -> Path:
     counts = np.asarray(matrix)
     fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2.5, 1.2 * len(names) + 2))
@@ -79,6 +109,7 @@ def bin_accuracy(probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) ->
     return conf, acc
 
 
+@with_cjk_fonts
 def reliability(before: np.ndarray, after: np.ndarray, labels: np.ndarray, path: Path,
                 bins: int = ECE_BINS) -> Path:
     """Accuracy against confidence per bin, before and after temperature scaling; the diagonal is perfect."""

@@ -1,4 +1,4 @@
-"""The scoring run's summary: one log line and a table artifact in the Prefect UI."""
+"""The scoring run's summary: one log line and a table artifact in the Prefect UI, a chart in its description."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from prefect.artifacts import create_table_artifact
 from tasks.jsonl import DataError
 from tasks.logs import logger
 from tasks.records import InputListing, ScoredFile
+from tasks.scoring_chart import chart_markdown
 
 
 @task(name="summarize scoring")
@@ -34,7 +35,7 @@ def summarize_scoring(results: list[ScoredFile], model_dir: str, listing: InputL
                 "rejected": r.rows_rejected, "seconds": round(r.seconds, 2), "warning": r.warning or ""}
                for r in results]
         + [{"file": str(s.path), "status": f"not scored: {s.reason}"} for s in (listing.skipped if listing else ())],
-        description=f"Scored with `{model_dir}`: {totals}{warnings}",
+        description=f"Scored with `{model_dir}`: {totals}{warnings}{chart_markdown(results)}",
     )
     return totals
 

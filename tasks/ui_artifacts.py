@@ -20,11 +20,14 @@ from prefect.artifacts import (
 from prefect.context import FlowRunContext, TaskRunContext
 
 from tasks.logs import in_prefect_run
+from tasks.plot_images import ARTIFACT_IMAGE_BUDGET, images_markdown
 from tasks.records import EpochRecord, Predictions, Promotion, RunDir, TrainResult
 
 EPOCHS_KEY = "training-epochs"
 TEST_KEY = "test-report"
 OUTPUTS_KEY = "model-and-predictions"
+PLOTS_KEY = "training-plots"
+TEST_PLOTS = ("confusion_matrix", "reliability")  # the plots of the test set, shown in the test-report too
 TRAINING_PROGRESS_KEY = "training-progress"
 
 _bars: dict[UUID, UUID] = {}  # run id -> its progress artifact, so each run has one bar, not one per call
@@ -65,11 +68,17 @@ def epoch_rows(epochs: Sequence[EpochRecord]) -> list[dict]:
              "selected": "selected" if e.selected else ""} for e in epochs]
 
 
-def plots_note(run: RunDir, plots: Sequence[Path]) -> str:
-    if not plots:
+def plots_note(test_markdown: str, plots: Sequence[Path]) -> str:
+    """The test plots as images below the test report, within the artifact's image budget."""
+    shown = [plot for plot in plots if plot.stem in TEST_PLOTS]
+    if not shown:
         return ""
-    listed = "\n".join(f"- `{plot.relative_to(run.path)}`: `{plot}`" for plot in plots)
-    return f"\n## Plots\n\nWritten beside the report (`report.md` shows them):\n\n{listed}\n"
+    images = images_markdown(shown, ARTIFACT_IMAGE_BUDGET - len(test_markdown.encode()))
+    return f"\n## Plots\n\nAll of this run's plots: the `{PLOTS_KEY}` artifact.\n\n{images}\n"
+
+
+def plots_markdown(run: RunDir, plots: Sequence[Path]) -> str:
+    return f"# Plots of run `{run.path.name}`\n\n{images_markdown(plots)}\n"
 
 
 def outputs_markdown(run: RunDir, train: TrainResult | None, predictions: Predictions | None,
@@ -91,14 +100,17 @@ def outputs_markdown(run: RunDir, train: TrainResult | None, predictions: Predic
 
 def publish_run(run: RunDir, train: TrainResult | None, test_markdown: str | None, predictions: Predictions | None,
                 promotion: Promotion | None, plots: Sequence[Path]) -> None:
-    """The training run's artifacts: epochs table, test report, and where the model and predictions are."""
+    """The training run's artifacts: epochs table, test report, plots, and where the model and predictions are."""
     if not in_prefect_run():
         return
     if train is not None:
         create_table_artifact(key=EPOCHS_KEY, table=epoch_rows(train.epochs), description=(
             f"Per epoch of run `{run.path.name}`; epoch {train.best_epoch} selected by dev {train.selection_metric}"))
     if test_markdown is not None:
-        create_markdown_artifact(key=TEST_KEY, markdown=f"{test_markdown}{plots_note(run, plots)}",
+        create_markdown_artifact(key=TEST_KEY, markdown=f"{test_markdown}{plots_note(test_markdown, plots)}",
                                  description=f"Test metrics of run `{run.path.name}`")
+    if plots:
+        create_markdown_artifact(key=PLOTS_KEY, markdown=plots_markdown(run, plots), description=(
+            f"Training curves and test plots of run `{run.path.name}`, as in its `plots/` folder and `report.md`"))
     create_markdown_artifact(key=OUTPUTS_KEY, markdown=outputs_markdown(run, train, predictions, promotion, plots),
                              description="Where this run's model, predictions, report and plots are")

@@ -14,6 +14,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterId,
 )
 from prefect.client.schemas.objects import Artifact, FlowRun
+from prefect.client.schemas.sorting import ArtifactSort
 
 
 @dataclass
@@ -43,3 +44,15 @@ async def _view(run_dir_name: str) -> RunView:
 def run_view(run_dir_name: str) -> RunView:
     """Needs PREFECT_API_URL (or the test harness) pointing at the server the run reported to."""
     return asyncio.run(_view(run_dir_name))
+
+
+async def _latest(key: str) -> Artifact:
+    async with get_client() as client:
+        (artifact,) = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+                                                  sort=ArtifactSort.CREATED_DESC, limit=1)
+    return artifact
+
+
+def latest_artifact(key: str) -> Artifact:
+    """The newest version of the artifact with that key (needs PREFECT_API_URL, as run_view)."""
+    return asyncio.run(_latest(key))

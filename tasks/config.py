@@ -226,3 +226,10 @@ class ScoreConfig(BaseModel):
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="'auto': bf16 autocast on CUDA, or on a CPU with native bf16 (avx512_bf16/AMX)."
     )
+    # Drift report against the model's reference profile (tasks/drift_compare.py); never changes predictions.
+    drift_psi_watch: float = Field(0.1, gt=0, description="PSI from which a feature is reported as worth watching.")
+    drift_psi_alert: float = Field(
+        0.25, gt=0, description="PSI from which a feature counts as drift: a warning and a drift.detected event."
+    )
+    drift_alpha: float = Field(0.01, gt=0, lt=1, description="Significance of the chi-square test on the label mix.")
+    drift_min_rows: int = Field(100, ge=1, description="Fewest rows in a file or run that get a drift verdict.")

@@ -22,6 +22,7 @@ from tasks.records import LabelSet
 from tasks.tokenizer import load_tokenizer
 
 HEAD_FILE = "classifier.safetensors"
+PROFILE_FILE = "profile.json"  # the reference profile for drift reports (tasks/drift_profile.py)
 # Saving every improved epoch would print a "Writing model shards" bar each time; our own logs say it.
 hf_logging.disable_progress_bar()
 
@@ -132,7 +133,10 @@ def set_temperature(model_dir: Path, temperature: float) -> None:
 
 
 def model_digest(model_dir: Path) -> str:
-    """Digest of the saved weights and the temperature: names the exact model a prediction came from."""
+    """Digest of the saved weights, the temperature and the reference profile: names the exact model a prediction
+    (and a drift report) came from. A model without a profile keeps the digest it had before profiles existed."""
     files = sorted(model_dir.glob("*.safetensors"))
     parts = [sha256_file(f) for f in files] + [repr(saved_temperature(model_dir))]
+    if (model_dir / PROFILE_FILE).is_file():
+        parts.append(f"{PROFILE_FILE}:{sha256_file(model_dir / PROFILE_FILE)}")
     return hashlib.sha256("".join(parts).encode()).hexdigest()

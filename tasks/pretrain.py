@@ -75,7 +75,7 @@ def pretrain_encoder(cfg: PretrainConfig, corpus: MlmCorpus, tok: TokenizerRecor
 
     if cfg.distributed:
         launch_torchrun(job, folder / "torchrun", log.info, on_epoch=progress, marker="held-out loss",
-                        record=MlmEpochRecord)
+                        record_type=MlmEpochRecord)
     else:
         run_pretraining(job, Ranks(), pick_device(cfg.device), log.info, on_epoch=progress)
     epochs = tuple(read_progress(folder, MlmEpochRecord).epochs)

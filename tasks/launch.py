@@ -18,7 +18,7 @@ from tasks.checkpoint import read_progress
 from tasks.files import read_json, write_text
 from tasks.jsonl import DataError
 from tasks.memory import DeviceOutOfMemory
-from tasks.records import EpochRecord
+from tasks.records import EpochRecord, Record
 from tasks.train_loop import TrainJob
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,8 +38,12 @@ def torchrun_command(job: TrainJob, job_file: Path) -> list[str]:
 
 
 def launch_torchrun(job: TrainJob, work: Path, log: Callable[[str], None],
-                    on_epoch: Callable[[EpochRecord], None] | None = None) -> None:
-    """Run ``job`` under torchrun; ``on_epoch`` sees each epoch record as rank 0 checkpoints it."""
+                    on_epoch: Callable[[EpochRecord], None] | None = None, marker: str = "dev accuracy",
+                    record_type: type[Record] = EpochRecord) -> None:
+    """Run ``job`` under torchrun; ``on_epoch`` sees each epoch record as rank 0 checkpoints it.
+
+    ``marker`` is in the line rank 0 logs after an epoch's checkpoint, ``record_type`` the type of its epoch
+    records: fine-tuning's by default; pre-training (``tasks/mlm_loop.py``) passes its own."""
     errors = work / "errors"
     errors.mkdir(parents=True, exist_ok=True)
     for stale in errors.glob("rank*.json"):  # a previous try's errors, written by our own workers
@@ -55,7 +59,7 @@ def launch_torchrun(job: TrainJob, work: Path, log: Callable[[str], None],
         for line in proc.stdout:
             if line.strip():
                 log(line.rstrip())
-            progress = read_progress(job.folder) if on_epoch and "dev accuracy" in line else None
+            progress = read_progress(job.folder, record_type) if on_epoch and marker in line else None
             for record in progress.epochs[seen:] if progress else []:
                 on_epoch(record)
                 seen = record.epoch

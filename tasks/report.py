@@ -17,8 +17,10 @@ from tasks.files import read_json, write_json, write_text
 from tasks.logs import logger
 from tasks.markdown import markdown_table
 from tasks.metrics import classification_metrics
+from tasks.mlm_records import PretrainResult
 from tasks.model import saved_temperature
 from tasks.plots import PLOTS, confusion_matrix, reliability, training_curves
+from tasks.pretrain_report import pretrained_model_note, pretraining_section
 from tasks.records import DataSummary, Predictions, Promotion, RunDir, TokenizedSplit, TrainResult
 from tasks.selection import sweep_rows
 from tasks.ui_artifacts import epoch_rows, publish_run
@@ -146,13 +148,15 @@ def model_note(cfg: TrainConfig, train: TrainResult | None) -> str:
 def write_report(
     run: RunDir, cfg: TrainConfig, data: DataSummary, tokenized: dict[str, TokenizedSplit],
     train: TrainResult | None, metrics: dict | None, predictions: Predictions | None, promotion: Promotion | None,
-    baseline: dict | None = None,
+    baseline: dict | None = None, pretrained: PretrainResult | None = None,
 ) -> str:
     if train is not None:
         training_curves(train.epochs, run.file("plots/training_curves.png"))
     plots = [path for path in (run.file(f"plots/{name}") for name in PLOTS) if path.is_file()]
-    parts = [f"# Training run `{run.path.name}`\n", f"Model: {model_note(cfg, train)}\n",
-             validation_section(data, tokenized)]
+    model = pretrained_model_note(pretrained) if pretrained else model_note(cfg, train)
+    parts = [f"# Training run `{run.path.name}`\n", f"Model: {model}\n", validation_section(data, tokenized)]
+    if pretrained is not None:
+        parts.append(pretraining_section(pretrained))
     if train is not None:
         parts.append(training_section(train))
     test_markdown = test_section(metrics) if metrics is not None else None

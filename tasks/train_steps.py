@@ -41,25 +41,35 @@ def rank_slices(rows: np.ndarray, world: int, rank: int, micro_steps: int) -> li
     return parts[rank::world]
 
 
+def classification_loss(model, data: TokenizedData, part: np.ndarray, pad_id: int, device: torch.device,
+                        dtype) -> torch.Tensor:
+    """Summed cross-entropy of the rows ``part`` against their labels."""
+    padded = collate(data, part, pad_id, pad_multiple(device))
+    batch = {k: v.to(device, non_blocking=True) for k, v in padded.items()}
+    with autocast(device, dtype):
+        logits = model(**batch)
+    labels = torch.from_numpy(data.labels[part]).to(device)
+    return torch.nn.functional.cross_entropy(logits.float(), labels, reduction="sum")
+
+
 def optimizer_step(model, data: TokenizedData, rows: np.ndarray, slices: list[np.ndarray], world: int,
                    optimizer, scheduler, max_grad_norm: float, pad_id: int, device: torch.device,
-                   dtype) -> torch.Tensor:
-    """Forward/backward every slice, then one optimizer step; returns this rank's summed loss (on device)."""
+                   dtype, loss_fn=classification_loss, denominator: int | None = None) -> torch.Tensor:
+    """Forward/backward every slice, then one optimizer step; returns this rank's summed loss (on device).
+
+    ``loss_fn`` gives a slice's *summed* loss; it is divided by ``denominator``, the units the loss is a mean
+    over in the global batch: its rows by default, its predicted tokens for masked-language modelling.
+    """
     total = torch.zeros((), device=device)
-    labels = torch.from_numpy(data.labels)
     for i, part in enumerate(slices):
-        weight = world / len(rows)
+        weight = world / max(denominator or len(rows), 1)
         if len(part) == 0:  # a short last batch leaves this slice empty: it still joins the all-reduce
             part, weight = rows[:1], 0.0
         last = i == len(slices) - 1
         # Under DDP, gradients are all-reduced on the last micro-batch only.
         sync = model.no_sync() if world > 1 and not last else contextlib.nullcontext()
         with sync:
-            padded = collate(data, part, pad_id, pad_multiple(device))
-            batch = {k: v.to(device, non_blocking=True) for k, v in padded.items()}
-            with autocast(device, dtype):
-                logits = model(**batch)
-            loss = torch.nn.functional.cross_entropy(logits.float(), labels[part].to(device), reduction="sum")
+            loss = loss_fn(model, data, part, pad_id, device, dtype)
             (loss * weight).backward()
         total += loss.detach() * (weight > 0)
     if max_grad_norm > 0:

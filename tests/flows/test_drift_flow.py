@@ -75,3 +75,22 @@ def test_a_shifted_batch_emits_the_drift_event_and_every_run_adds_one_artifact_v
         ("(this run, all files)", "ok"), (str(inbox / "later.jsonl"), "ok")]
     assert asyncio.run(drift_events(str(second), timeout=5)) == []
     assert len(list((tmp_path / "out" / "drift").glob("*.png"))) == 2
+
+
+def test_on_a_local_dask_cluster_the_drift_report_is_the_one_process_report(prefect_server, model_dir, pairs,
+                                                                            tmp_path):
+    held_out = [t for t, _ in pairs[REFERENCE_ROWS:]]
+    inbox = tmp_path / "incoming"
+    write_jsonl(inbox / "a.jsonl", [{"news": t} for t in held_out[:120]])
+    write_jsonl(inbox / "b.jsonl", [{"news": " ".join(held_out[500 + 3 * i:503 + 3 * i])} for i in range(120)])
+    runs = {}
+    for name, workers in (("local", 0), ("dask", 2)):
+        config = ScoreConfig(inputs=str(inbox), output_dir=tmp_path / name, model_dir=model_dir, dask_workers=workers)
+        runs[name] = score_flow(config, return_state=True).state_details.flow_run_id
+    for stem in ("a", "b"):  # each worker computed its file's statistics; they are the one process's
+        local, dask = (read_json(tmp_path / name / f"{stem}.manifest.json")["drift"] for name in ("local", "dask"))
+        assert dask["stats"] == local["stats"] and dask["status"] == local["status"], stem
+    # The run's merge over the shards gives the same table (figures, verdicts, label-mix estimate).
+    [local_table], [dask_table] = (asyncio.run(drift_artifacts(str(runs[name]))) for name in ("local", "dask"))
+    assert json.loads(dask_table.data) == json.loads(local_table.data)
+    assert json.loads(local_table.data)[0]["file"] == "(this run, all files)"

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 from bench.common import BERT_SHAPE, CHNSENTICORP, machine, read_texts, seed_args, seed_module
-from tasks.files import sha256_file
-from tasks.records import LabelSet, SplitData, TokenizerRecord
+from tasks.records import LabelSet, TokenizerRecord
 from tasks.tokenize_cache import tokenize_split
 from tasks.tokenizer import fingerprint, load_tokenizer
+from tasks.validate import validate_file
 
 
 def main() -> None:
@@ -28,10 +28,10 @@ def main() -> None:
     tokenizer = load_tokenizer(str(BERT_SHAPE))
     tok = TokenizerRecord(path=str(BERT_SHAPE), fingerprint=fingerprint(tokenizer), trained_here=False)
     path = CHNSENTICORP / "train.jsonl"
-    split = SplitData(split="train", path=path, sha256=sha256_file(path), lines_read=0, blank_lines=0,
-                      valid_rows=0, rejected_rows=0)
     labels = LabelSet(names=("0", "1"), kind="int")
     with tempfile.TemporaryDirectory() as tmp:
+        split = validate_file("train", path, "news", "label", labels, Path(tmp) / "rows.parquet",
+                              Path(tmp) / "rejects.jsonl")[0]
         started = time.perf_counter()
         cold = tokenize_split.fn(split, tok, "news", "label", labels, 512, Path(tmp))
         cold_s = time.perf_counter() - started

@@ -23,13 +23,13 @@ from transformers import AutoModel, BertConfig, get_scheduler
 from bench.common import BERT_SHAPE, machine, read_texts, seed_args, seed_module
 from tasks.batching import length_grouped_batches, load_tokenized
 from tasks.device import autocast_dtype
-from tasks.files import sha256_file
 from tasks.inference import predict_logits
 from tasks.model import new_classifier
-from tasks.records import LabelSet, SplitData, TokenizerRecord
+from tasks.records import LabelSet, TokenizerRecord
 from tasks.tokenize_cache import tokenize_split
 from tasks.tokenizer import fingerprint, load_tokenizer
 from tasks.train_steps import param_groups, train_epoch
+from tasks.validate import validate_file
 
 SMALL = {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024}
 LABELS = LabelSet(names=("0", "1"), kind="int")
@@ -65,8 +65,9 @@ def run_seed(args, config, init_state, train_file: Path, dev_file: Path, tokeniz
 
 def run_ours(args, config, init_state, train_file: Path, dev_file: Path, tokenizer, cache: Path):
     tok = TokenizerRecord(path=str(BERT_SHAPE), fingerprint=fingerprint(tokenizer), trained_here=False)
-    split = {name: SplitData(split=name, path=f, sha256=sha256_file(f), lines_read=0, blank_lines=0, valid_rows=0,
-                             rejected_rows=0) for name, f in (("train", train_file), ("dev", dev_file))}
+    files = {"train": train_file, "dev": dev_file}
+    split = {name: validate_file(name, f, "news", "label", LABELS, cache / f"{name}.rows.parquet",
+                                 cache / f"{name}.rejects.jsonl")[0] for name, f in files.items()}
     started = time.perf_counter()
     parquet = {n: tokenize_split.fn(s, tok, "news", "label", LABELS, 512, cache).parquet for n, s in split.items()}
     tokenize_seconds = time.perf_counter() - started

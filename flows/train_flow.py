@@ -104,7 +104,7 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
 
     # The baseline runs beside fine-tuning on the same validated rows; it takes seconds, not minutes.
     baseline = None if cfg.no_baseline or not do_test else train_baseline.submit(
-        data, cfg.text_field, cfg.label_field, cfg.seed, run)
+        data, cfg.text_field, cfg.label_field, cfg.seed, run, cfg.baseline_max_rows)
     trained = None
     if do_train:
         results = train_settings(tokenized["train"], tokenized["dev"], source, tok, data, cfg, run)
@@ -113,7 +113,7 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
     model_dir = trained.model_dir if trained else Path(source.name_or_path)
     predictions = metrics = promotion = None
     if do_test or do_predict:
-        predictions = predict(model_dir, tokenized["test"], data.splits["test"].path, cfg.text_field,
+        predictions = predict(model_dir, tokenized["test"], data.splits["test"], cfg.text_field,
                               cfg.label_field, data.labels, cfg.eval_batch_size, cfg.device, cfg.precision,
                               run.file("predictions/test.jsonl"))
     if do_test:

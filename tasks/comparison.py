@@ -6,8 +6,6 @@ the paired 95 % interval of the difference excludes 0 (tasks/bootstrap.py).
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pyarrow.parquet as pq
 from prefect import task
@@ -16,19 +14,18 @@ from tasks.bootstrap import METRICS, Interval, metric_intervals, paired_differen
 from tasks.files import write_json
 from tasks.logs import logger
 from tasks.markdown import markdown_table
-from tasks.records import DataSummary, LabelSet, Predictions, RunDir, TokenizedSplit
+from tasks.predict import read_scores
+from tasks.records import BaselineResult, DataSummary, Predictions, RunDir, TokenizedSplit
 
 NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1"}
 
 
-def model_rows(predictions: Predictions, test: TokenizedSplit, labels: LabelSet) -> tuple[np.ndarray, ...]:
-    """Source lines, true and predicted label ids of the model's test rows (predictions follow the Parquet order)."""
-    table = pq.read_table(test.parquet, columns=["line", "label_id"])
-    with open(predictions.path, encoding="utf-8") as fh:
-        pred = np.array([labels.id_of(json.loads(line)["pred_label"]) for line in fh])
-    if len(pred) != table.num_rows:
-        raise RuntimeError(f"{predictions.path}: {len(pred)} predictions for {table.num_rows} tokenized test rows")
-    return table.column("line").to_numpy(), table.column("label_id").to_numpy(), pred
+def model_rows(predictions: Predictions, test: TokenizedSplit) -> tuple[np.ndarray, ...]:
+    """Source lines, true and predicted label ids of the model's test rows (in the tokenized Parquet's order)."""
+    lines, y_true, pred, _ = read_scores(predictions.scores)
+    if len(pred) != test.rows:
+        raise RuntimeError(f"{predictions.scores}: {len(pred)} predictions for {test.rows} tokenized test rows")
+    return lines, y_true, pred
 
 
 def baseline_rows(path: str, lines: np.ndarray, y_true: np.ndarray) -> np.ndarray:
@@ -52,14 +49,14 @@ def compare(y_true: np.ndarray, model: np.ndarray, baseline: np.ndarray, n_class
 
 
 @task(name="compare with baseline")
-def compare_with_baseline(baseline: dict, predictions: Predictions, test: TokenizedSplit, data: DataSummary,
-                          run: RunDir) -> dict:
+def compare_with_baseline(baseline: BaselineResult, predictions: Predictions, test: TokenizedSplit,
+                          data: DataSummary, run: RunDir) -> BaselineResult:
     """The baseline's result with ``comparison`` added (also written to ``comparison.json``).
 
     Where test texts also occur in train, the comparison is repeated on the rows that do not.
     """
-    lines, y_true, model = model_rows(predictions, test, data.labels)
-    base = baseline_rows(baseline["test_predictions"], lines, y_true)
+    lines, y_true, model = model_rows(predictions, test)
+    base = baseline_rows(baseline.test_predictions, lines, y_true)
     k = len(data.labels.names)
     comparison = {"test": compare(y_true, model, base, k)}
     quality = data.quality.get("test")
@@ -69,7 +66,7 @@ def compare_with_baseline(baseline: dict, predictions: Predictions, test: Tokeni
     write_json(run.file("comparison.json"), comparison)
     diff = Interval(**comparison["test"]["difference"]["accuracy"])
     logger().info("model - baseline accuracy: %s points (paired 95 %% bootstrap)", diff.text(100, 1, sign=True))
-    return baseline | {"comparison": comparison}
+    return baseline.model_copy(update={"comparison": comparison})
 
 
 def verdict(metric: str, diff: Interval) -> str:
@@ -85,11 +82,13 @@ def verdict(metric: str, diff: Interval) -> str:
             "contains 0).")
 
 
-def comparison_table(result: dict, baseline: dict) -> str:
+def comparison_table(result: dict, baseline: BaselineResult) -> str:
     def cells(intervals: dict, sign: bool = False) -> list[str]:
         return [Interval(**intervals[name]).text(sign=sign) for name in METRICS]
 
-    label = f"{baseline['model']} (C={baseline['C']:g}, {baseline['seconds']:.0f} s)"
+    sample = f", fitted on a stratified sample of {baseline.train_rows:,} of {baseline.train_rows_total:,} training " \
+        "rows" if baseline.sampled else ""
+    label = f"{baseline.model} (C={baseline.C:g}, {baseline.seconds:.0f} s{sample})"
     rows = [["this run's model", *cells(result["model"])], [label, *cells(result["baseline"])],
             ["difference (this model - baseline), paired", *cells(result["difference"], sign=True)]]
     table = markdown_table(["model", *(NAMES[m] for m in METRICS)], rows)
@@ -97,9 +96,9 @@ def comparison_table(result: dict, baseline: dict) -> str:
     return f"{table}\n\n{verdicts}\n"
 
 
-def comparison_section(baseline: dict) -> str:
+def comparison_section(baseline: BaselineResult) -> str:
     """The report's comparison: point estimates with 95 % bootstrap intervals, and which model wins, if any."""
-    comparison = baseline["comparison"]
+    comparison = baseline.comparison
     test = comparison["test"]
     any_interval = Interval(**test["difference"]["accuracy"])
     parts = [f"## Baseline on the same test rows\n\n{test['rows']} rows; in brackets the 95 % bootstrap interval "

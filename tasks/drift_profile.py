@@ -23,8 +23,8 @@ from tasks.inference import predict_logits, softmax
 from tasks.logs import logger
 from tasks.model import PROFILE_FILE, load_classifier, saved_max_seq_length
 from tasks.records import LabelSet, SplitData
+from tasks.row_store import label_ids, read_columns
 from tasks.tokenize_cache import CHUNK_ROWS, encode_with_cuts
-from tasks.validate import kept_rows
 
 PROFILE_FORMAT = 1
 
@@ -58,11 +58,12 @@ def save_profile(model_dir: Path, profile: dict) -> Path:
 @task(name="profile model on dev")
 def profile_model(model_dir: Path, dev: SplitData, train: SplitData, labels: LabelSet, cfg: TrainConfig) -> Path:
     """Write the selected model's reference profile; run after calibration, so it sees the final temperature."""
-    rows = kept_rows(dev, cfg.text_field, cfg.label_field, labels)
+    rows = read_columns(dev.rows_file, ["text", "label"], dev.excluded_lines)
     counts = [train.label_counts.get(str(name), 0) for name in labels.names]
-    profile = build_profile(model_dir, [r.text for r in rows], [labels.id_of(r.label) for r in rows], counts,
-                            cfg.eval_batch_size, cfg.device, cfg.precision)
-    logger().info("reference profile of %d dev rows -> %s", len(rows), model_dir / PROFILE_FILE)
+    ids = label_ids(rows.column("label"), labels).tolist()
+    profile = build_profile(model_dir, rows.column("text").to_pylist(), ids, counts, cfg.eval_batch_size, cfg.device,
+                            cfg.precision)
+    logger().info("reference profile of %d dev rows -> %s", rows.num_rows, model_dir / PROFILE_FILE)
     return save_profile(model_dir, profile)
 
 

@@ -73,6 +73,7 @@ class SplitData(Record):
     blank_lines: int
     valid_rows: int
     rejected_rows: int
+    rows_file: Path  # the valid rows as Parquet (tasks/row_store.py): what every later step reads
     rejects_path: Path | None = None
     rejected_by_reason: dict[str, int] = {}
     label_counts: dict[str, int] = {}
@@ -145,8 +146,27 @@ class TrainResult(Record):
 
 class Predictions(Record):
     path: Path
+    scores: Path  # line, label and predicted ids, probabilities (tasks/predict.py): what reports read
     rows: int
     model_digest: str
+
+
+class BaselineResult(Record):
+    """The TF-IDF baseline's run: its dev choice, test metrics, and where its per-row test predictions are."""
+
+    model: str
+    C: float
+    dev_accuracy: float
+    train_rows: int  # rows fitted on: all training rows, or a stratified sample of them
+    train_rows_total: int
+    test: dict
+    seconds: float
+    test_predictions: str
+    comparison: dict | None = None  # against this run's model (tasks/comparison.py)
+
+    @property
+    def sampled(self) -> bool:
+        return self.train_rows < self.train_rows_total
 
 
 class Promotion(Record):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 from prefect import task
 
 from tasks.bootstrap import Interval, metric_intervals
@@ -20,8 +18,9 @@ from tasks.metrics import classification_metrics
 from tasks.mlm_records import PretrainResult
 from tasks.model import saved_temperature
 from tasks.plots import PLOTS, confusion_matrix, reliability, training_curves
+from tasks.predict import read_scores
 from tasks.pretrain_report import pretrained_model_note, pretraining_section
-from tasks.records import DataSummary, Predictions, Promotion, RunDir, TokenizedSplit, TrainResult
+from tasks.records import BaselineResult, DataSummary, Predictions, Promotion, RunDir, TokenizedSplit, TrainResult
 from tasks.selection import sweep_rows
 from tasks.ui_artifacts import epoch_rows, publish_run
 from tasks.validation_report import validation_section
@@ -30,20 +29,13 @@ from tasks.validation_report import validation_section
 @task(name="test report")
 def report_test(predictions: Predictions, test: TokenizedSplit, label_field: str, data: DataSummary,
                 run: RunDir, model_dir: Path) -> dict:
-    """Metrics computed from the predictions file itself, so the report and the file cannot disagree.
+    """Metrics from the ids and probabilities written beside the predictions JSONL, from the same arrays.
 
     When test texts also occur in train, the metrics are given again on the rows that do not: the
     score a user can expect on new text.
     """
     labels = data.labels
-    y_true, y_pred, probs = [], [], []
-    with open(predictions.path, encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            y_true.append(labels.id_of(row[label_field]))
-            y_pred.append(labels.id_of(row["pred_label"]))
-            probs.append([row["probs"][name] for name in labels.names])
-    y_true, y_pred, probs = np.array(y_true), np.array(y_pred), np.array(probs)
+    lines, y_true, y_pred, probs = read_scores(predictions.scores)
     metrics = classification_metrics(y_true, y_pred, labels.names)
     metrics["intervals"] = metric_intervals(y_true, y_pred, len(labels.names))
     temperature = saved_temperature(model_dir)
@@ -55,7 +47,6 @@ def report_test(predictions: Predictions, test: TokenizedSplit, label_field: str
     }
     quality = data.quality.get("test")
     if quality and quality.leaked_lines and not data.splits["test"].excluded_lines:
-        lines = pq.read_table(test.parquet, columns=["line"]).column("line").to_numpy()
         fresh = ~np.isin(lines, np.array(quality.leaked_lines))
         metrics["leakage_free"] = classification_metrics(y_true[fresh], y_pred[fresh], labels.names)
         if fresh.any():
@@ -148,7 +139,7 @@ def model_note(cfg: TrainConfig, train: TrainResult | None) -> str:
 def write_report(
     run: RunDir, cfg: TrainConfig, data: DataSummary, tokenized: dict[str, TokenizedSplit],
     train: TrainResult | None, metrics: dict | None, predictions: Predictions | None, promotion: Promotion | None,
-    baseline: dict | None = None, pretrained: PretrainResult | None = None,
+    baseline: BaselineResult | None = None, pretrained: PretrainResult | None = None,
 ) -> str:
     if train is not None:
         training_curves(train.epochs, run.file("plots/training_curves.png"))

@@ -15,8 +15,8 @@ from prefect import task
 from tasks.files import atomic_path, sha256_text
 from tasks.logs import logger
 from tasks.records import LabelSet, SplitData, TokenizedSplit, TokenizerRecord
+from tasks.row_store import iter_batches, label_ids
 from tasks.tokenizer import load_tokenizer
-from tasks.validate import kept_rows
 
 CACHE_FORMAT = "tokenized-v2"  # bump when the Parquet layout changes
 CHUNK_ROWS = 2048  # texts per tokenizer call: large enough for Rust-side batching, small enough for memory
@@ -58,6 +58,30 @@ def tokenize_rows(texts: list[str], tokenizer, max_seq_length: int) -> tuple[pa.
     return pa.array(ids, type=pa.list_(pa.int32())), truncated
 
 
+TOKENIZED_SCHEMA = pa.schema([("row", pa.int32()), ("line", pa.int32()), ("input_ids", pa.list_(pa.int32())),
+                              ("length", pa.int32()), ("label_id", pa.int32()), ("truncated", pa.bool_())])
+
+
+def write_tokenized(split: SplitData, tokenizer, labels: LabelSet, max_seq_length: int,
+                    target: Path) -> tuple[int, int]:
+    """Stream the split's kept rows through the tokenizer into ``target``, a chunk at a time: (rows, cut)."""
+    rows = cut = 0
+    with atomic_path(target) as tmp, pq.ParquetWriter(tmp, TOKENIZED_SCHEMA) as writer:
+        for batch in iter_batches(split.rows_file, ["line", "text", "label"], split.excluded_lines, CHUNK_ROWS):
+            input_ids, truncated = tokenize_rows(batch.column("text").to_pylist(), tokenizer, max_seq_length)
+            writer.write_table(pa.table({
+                "row": pa.array(range(rows, rows + batch.num_rows), pa.int32()),
+                "line": batch.column("line"),
+                "input_ids": input_ids,
+                "length": pa.compute.list_value_length(input_ids).cast(pa.int32()),
+                "label_id": pa.array(label_ids(batch.column("label"), labels), pa.int32()),
+                "truncated": pa.array(truncated, pa.bool_()),
+            }, schema=TOKENIZED_SCHEMA))
+            rows += batch.num_rows
+            cut += sum(truncated)
+    return rows, cut
+
+
 @task(name="tokenize", task_run_name="tokenize {split.split}")
 def tokenize_split(
     split: SplitData, tok: TokenizerRecord, text_field: str, label_field: str, labels: LabelSet,
@@ -70,20 +94,7 @@ def tokenize_split(
         logger().info("tokenization cache hit for %s: %s (%d rows)", split.split, target, len(truncated))
         return TokenizedSplit(split=split.split, parquet=target, cache_key=key, cache_hit=True, rows=len(truncated),
                               truncated=pa.compute.sum(truncated).as_py() or 0)
-    rows = kept_rows(split, text_field, label_field, labels)
-    tokenizer = load_tokenizer(tok.path)
-    input_ids, truncated = tokenize_rows([row.text for row in rows], tokenizer, max_seq_length)
-    table = pa.table({
-        "row": pa.array(range(len(rows)), pa.int32()),
-        "line": pa.array([row.line for row in rows], pa.int32()),
-        "input_ids": input_ids,
-        "length": pa.compute.list_value_length(input_ids).cast(pa.int32()),
-        "label_id": pa.array([labels.id_of(row.label) for row in rows], pa.int32()),
-        "truncated": pa.array(truncated, pa.bool_()),
-    })
-    with atomic_path(target) as tmp:
-        pq.write_table(table, tmp)
-    logger().info("tokenized %s: %d rows, %d cut at %d tokens -> %s (cache miss, key %s)", split.split, len(rows),
-                  sum(truncated), max_seq_length, target, key)
-    return TokenizedSplit(split=split.split, parquet=target, cache_key=key, cache_hit=False, rows=len(rows),
-                          truncated=sum(truncated))
+    rows, cut = write_tokenized(split, load_tokenizer(tok.path), labels, max_seq_length, target)
+    logger().info("tokenized %s: %d rows, %d cut at %d tokens -> %s (cache miss, key %s)", split.split, rows,
+                  cut, max_seq_length, target, key)
+    return TokenizedSplit(split=split.split, parquet=target, cache_key=key, cache_hit=False, rows=rows, truncated=cut)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from prefect import task
@@ -12,10 +13,11 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedToken
 from tasks.files import atomic_path, sha256_text
 from tasks.logs import logger
 from tasks.records import SplitData, TokenizerRecord
-from tasks.validate import check_split
+from tasks.row_store import texts_of
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 WORDPIECE_RECIPE = "bert-wordpiece-v2"  # bump when train_wordpiece changes what it builds
+WORD_LIMIT = 2_000_000  # distinct words counted at once while building a vocabulary (~200 MB)
 
 
 def fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
@@ -31,7 +33,7 @@ def load_tokenizer(name_or_path: str, local_files_only: bool = True) -> PreTrain
     return tokenizer
 
 
-def wordpiece_vocab(texts: list[str], vocab_size: int) -> list[str]:
+def wordpiece_vocab(texts: Iterable[str], vocab_size: int) -> list[str]:
     """Count words the way BERT splits them, then rank: characters, ``##`` pieces, frequent words.
 
     The tokenizers library's WordPieceTrainer returns a different vocabulary on every call for the
@@ -44,6 +46,11 @@ def wordpiece_vocab(texts: list[str], vocab_size: int) -> list[str]:
     words: Counter[str] = Counter()
     for text in texts:
         words.update(word for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)))
+        if len(words) > WORD_LIMIT:
+            # Bounded memory on any corpus (ids, URLs and numbers make millions of distinct words): drop the
+            # words seen once so far. Whole words need two sightings to be a token at all, and characters
+            # are counted over millions of other words, so the vocabulary barely moves.
+            words = Counter({word: n for word, n in words.items() if n > 1})
     initial, inner = Counter(), Counter()
     for word, count in words.items():
         initial[word[0]] += count
@@ -60,7 +67,7 @@ def wordpiece_vocab(texts: list[str], vocab_size: int) -> list[str]:
     return list(vocab)
 
 
-def train_wordpiece(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
+def train_wordpiece(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
     """A BERT-style WordPiece tokenizer: CJK characters split one by one, as bert-base-chinese does."""
     vocab = {token: i for i, token in enumerate(wordpiece_vocab(texts, vocab_size))}
     backend = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]", max_input_chars_per_word=100))
@@ -90,12 +97,13 @@ def prepare_tokenizer(
     if (folder / "tokenizer.json").is_file():
         logger().info("tokenizer cache hit: WordPiece vocabulary %s", folder)
     else:
-        # Only rows that passed validation: a rejected row's text should not shape the vocabulary.
-        texts = [row.text for row in check_split("train", train.path, text_field, label_field, None)[0]]
+        # Only rows that passed validation (a rejected row's text should not shape the vocabulary), streamed
+        # from the rows file: word counts are all that is held.
+        texts = (text for batch in texts_of(train.rows_file) for text in batch)
         tokenizer = train_wordpiece(texts, vocab_size)
         with atomic_path(folder) as tmp:
             tokenizer.save_pretrained(tmp)
         logger().info("trained a WordPiece vocabulary of %d tokens on %d training texts -> %s",
-                      len(tokenizer), len(texts), folder)
+                      len(tokenizer), train.valid_rows, folder)
     tokenizer = load_tokenizer(str(folder))
     return TokenizerRecord(path=str(folder), fingerprint=fingerprint(tokenizer), trained_here=True)

@@ -1,21 +1,25 @@
-"""The validate task: schema, types, empty texts and unknown labels, with file and line for each."""
+"""The validate task: schema, types, empty texts and unknown labels, with file and line for each.
+
+It is the one step that parses the JSONL; the rows it keeps go to Parquet for every later step."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow.compute as pc
 from prefect import task
 
-from tasks.data_quality import SplitQuality, count_by_reason, dataset_quality
-from tasks.files import sha256_file, write_json, write_jsonl
-from tasks.jsonl import BadRow, BlankLine, DataError, Row, read_lines
+from tasks.data_quality import SplitKeys, SplitQuality, dataset_quality
+from tasks.files import atomic_path, sha256_file, write_json
+from tasks.jsonl import BadRow, BlankLine, DataError, read_lines
 from tasks.logs import logger
 from tasks.records import DataSummary, LabelSet, RunDir, SplitData
+from tasks.rejects import RejectSink
+from tasks.row_store import RowWriter, read_columns
 from tasks.validation_report import log_summary
-
-SHOWN_ERRORS = 5
 
 
 def label_set_of(labels: Counter, path: Path) -> LabelSet:
@@ -28,61 +32,57 @@ def label_set_of(labels: Counter, path: Path) -> LabelSet:
     return LabelSet(names=tuple(str(v) for v in sorted(labels)), kind="int" if int in kinds else "str")
 
 
-def check_split(
-    split: str, path: Path, text_field: str, label_field: str, labels: LabelSet | None
-) -> tuple[list[Row], list[BadRow], int, int]:
-    """Rows, bad rows, blank lines and lines read; labels outside ``labels`` become bad rows."""
-    rows, bad, blank, lines = [], [], 0, 0
-    for item in read_lines(path, text_field, label_field):
-        lines += 1
-        if isinstance(item, BlankLine):
-            blank += 1
-        elif isinstance(item, BadRow):
-            bad.append(item)
-        elif labels is not None and labels.id_of(item.label) is None:
-            reason = labels.unknown_reason(item.label)
-            bad.append(BadRow(item.line, reason, json.dumps(item.record, ensure_ascii=False)))
-        else:
-            rows.append(item)
-    assert lines == len(rows) + len(bad) + blank  # the accounting the report promises
-    return rows, bad, blank, lines
+@dataclass
+class Scan:
+    """One pass over a file: the counts the report promises (lines = rows + rejected + blank), label counts."""
+
+    lines: int = 0
+    rows: int = 0
+    blank: int = 0
+    labels: Counter = field(default_factory=Counter)
 
 
-def kept_rows(split: SplitData, text_field: str, label_field: str, labels: LabelSet) -> list[Row]:
-    """The rows later steps use: valid ones, less those a policy left out (``--leakage drop``)."""
-    rows, _, _, _ = check_split(split.split, split.path, text_field, label_field, labels)
-    excluded = set(split.excluded_lines)
-    return [row for row in rows if row.line not in excluded]
+def scan_split(path: Path, text_field: str, label_field: str, labels: LabelSet | None, rows_file: Path,
+               bad: RejectSink) -> Scan:
+    """Read ``path`` once: valid rows go to ``rows_file`` (Parquet), bad ones to ``bad``, labels outside
+    ``labels`` become bad rows. Nothing is held per row, so a file of any length reads in flat memory."""
+    scan = Scan()
+    with atomic_path(rows_file) as tmp:
+        writer = RowWriter(tmp)
+        try:
+            for item in read_lines(path, text_field, label_field):
+                scan.lines += 1
+                if isinstance(item, BlankLine):
+                    scan.blank += 1
+                elif isinstance(item, BadRow):
+                    bad.add(item)
+                elif labels is not None and labels.id_of(item.label) is None:
+                    bad.add(BadRow(item.line, labels.unknown_reason(item.label),
+                                   json.dumps(item.record, ensure_ascii=False)))
+                else:
+                    writer.add(item)
+                    scan.labels[item.label] += 1
+        finally:
+            scan.rows = writer.close()
+    assert scan.lines == scan.rows + bad.count + scan.blank  # the accounting the report promises
+    return scan
 
 
-def _enforce(split: str, path: Path, rows: list[Row], bad: list[BadRow], max_fraction: float) -> None:
+def _enforce(split: str, path: Path, rows: int, bad: RejectSink, max_fraction: float) -> None:
     log = logger()
-    for item in bad[:SHOWN_ERRORS]:
+    for item in bad.first:
         log.warning("%s:%d: %s", path, item.line, item.reason)
-    if len(bad) > SHOWN_ERRORS:
-        log.warning("%s: %d more rejected rows", path, len(bad) - SHOWN_ERRORS)
+    if bad.count > len(bad.first):
+        log.warning("%s: %d more rejected rows", path, bad.count - len(bad.first))
     if not rows:
-        raise DataError(f"{path}: no valid rows in the {split} file ({len(bad)} rejected)")
-    share = len(bad) / (len(rows) + len(bad))
+        raise DataError(f"{path}: no valid rows in the {split} file ({bad.count} rejected)")
+    share = bad.count / (rows + bad.count)
     if share > max_fraction:
         raise DataError(
-            f"{path}: {len(bad)} of {len(rows) + len(bad)} rows rejected ({share:.1%}, above "
-            f"--max_bad_row_fraction {max_fraction:.1%}): {reasons_with_lines(bad)}. Fix these rows or raise the limit."
+            f"{path}: {bad.count} of {rows + bad.count} rows rejected ({share:.1%}, above "
+            f"--max_bad_row_fraction {max_fraction:.1%}): {bad.reasons_with_lines()}. Fix these rows or raise the "
+            "limit."
         )
-
-
-def reasons_with_lines(bad: list[BadRow], shown: int = 3) -> str:
-    """Each distinct reason once, with the first lines it occurs on: five alike rows are one problem, not five."""
-    lines: dict[str, list[int]] = {}
-    for item in bad:
-        lines.setdefault(item.reason, []).append(item.line)
-    parts = []
-    for reason, numbers in list(lines.items())[:SHOWN_ERRORS]:
-        more = f" and {len(numbers) - shown} more" if len(numbers) > shown else ""
-        parts.append(f"line{'s' if len(numbers) > 1 else ''} {', '.join(map(str, numbers[:shown]))}{more}: {reason}")
-    if len(lines) > SHOWN_ERRORS:
-        parts.append(f"{len(lines) - SHOWN_ERRORS} other reasons")
-    return "; ".join(parts)
 
 
 def file_notes(path: Path) -> dict:
@@ -111,34 +111,51 @@ def apply_leakage_policy(policy: str, quality: dict[str, SplitQuality], paths: d
     return leaked
 
 
+def split_keys(rows_file: Path) -> SplitKeys:
+    """The columns the data-set checks need, read back from the rows file (no text)."""
+    table = read_columns(rows_file, ["key", "line", "label", "chars"])
+    codes = pc.dictionary_encode(table.column("label")).combine_chunks().indices
+    return SplitKeys(keys=table.column("key").to_numpy(), lines=table.column("line").to_numpy(),
+                     labels=codes.to_numpy(zero_copy_only=False), chars=table.column("chars").to_numpy())
+
+
+def validate_file(split: str, path: Path, text_field: str, label_field: str, labels: LabelSet | None,
+                  rows_file: Path, rejects_file: Path, max_bad_row_fraction: float = 0.0) -> tuple[SplitData, Counter]:
+    """One file checked and stored: its record (rows in ``rows_file``, bad ones in ``rejects_file``) and label counts.
+
+    Stops with a ``DataError`` when the file has no valid row or too many bad ones."""
+    notes = file_notes(path)
+    with RejectSink(path, rejects_file) as bad:
+        scan = scan_split(path, text_field, label_field, labels, rows_file, bad)
+    _enforce(split, path, scan.rows, bad, max_bad_row_fraction)
+    data = SplitData(
+        split=split, path=path.resolve(), sha256=sha256_file(path), lines_read=scan.lines, blank_lines=scan.blank,
+        valid_rows=scan.rows, rejected_rows=bad.count, rows_file=rows_file,
+        rejects_path=bad.target if bad.count else None, rejected_by_reason=bad.by_reason(),
+        label_counts={str(k): v for k, v in sorted(scan.labels.items(), key=lambda kv: str(kv[0]))}, **notes,
+    )
+    return data, scan.labels
+
+
 @task(name="validate data")
 def validate_splits(
     paths: dict[str, Path], text_field: str, label_field: str, max_bad_row_fraction: float, run: RunDir,
     on_bad_rows: str = "quarantine", leakage: str = "warn",
 ) -> DataSummary:
-    """Check train first (it defines the label set), then dev and test against it, then the data set."""
+    """Check train first (it defines the label set), then dev and test against it, then the data set.
+
+    Each file is parsed here and only here: its valid rows go to ``<run>/rows/<split>.parquet``, which every
+    later step reads (tasks/row_store.py).
+    """
     labels: LabelSet | None = None
-    rows_of, splits = {}, {}
+    splits = {}
     for split in ("train", "dev", "test"):
-        path = paths[split]
-        notes = file_notes(path)
-        rows, bad, blank, lines = check_split(split, path, text_field, label_field, labels)
-        rejects = None
-        if bad:
-            rejects = run.file(f"quarantine/{split}.jsonl")
-            write_jsonl(rejects, [b.record(path) for b in bad])
-        _enforce(split, path, rows, bad, 0.0 if on_bad_rows == "fail" else max_bad_row_fraction)
-        if labels is None:  # after the bad rows: they explain more than a short label set would
-            labels = label_set_of(Counter(row.label for row in rows), path)
-        rows_of[split] = rows
-        splits[split] = SplitData(
-            split=split, path=path.resolve(), sha256=sha256_file(path), lines_read=lines,
-            blank_lines=blank, valid_rows=len(rows), rejected_rows=len(bad), rejects_path=rejects,
-            rejected_by_reason=count_by_reason([b.reason for b in bad]),
-            label_counts={str(k): v for k, v in sorted(Counter(r.label for r in rows).items(), key=str)},
-            **notes,
-        )
-    quality = dataset_quality(rows_of)
+        splits[split], seen = validate_file(
+            split, paths[split], text_field, label_field, labels, run.file(f"rows/{split}.parquet"),
+            run.file(f"quarantine/{split}.jsonl"), 0.0 if on_bad_rows == "fail" else max_bad_row_fraction)
+        # After the bad rows: they explain more than a short label set would.
+        labels = labels or label_set_of(seen, paths[split])
+    quality = dataset_quality({split: split_keys(data.rows_file) for split, data in splits.items()})
     dropped = apply_leakage_policy(leakage, quality, paths)
     splits = {s: d.model_copy(update={"excluded_lines": dropped.get(s, ())}) for s, d in splits.items()}
     summary = DataSummary(labels=labels, splits=splits, quality=quality, leakage_policy=leakage)

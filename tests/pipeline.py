@@ -1,4 +1,4 @@
-"""Task-level helpers: tokenize as the training flow wires it, and save a tiny classifier to score with."""
+"""Task-level helpers: validate one file, tokenize as the training flow wires it, save a tiny classifier."""
 
 from __future__ import annotations
 
@@ -8,9 +8,16 @@ import torch
 
 from tasks.config import ScratchModel, TrainConfig
 from tasks.model import new_classifier, save_classifier, scratch_encoder
-from tasks.records import DataSummary, LabelSet, ModelSource, TokenizedSplit, TokenizerRecord
+from tasks.records import DataSummary, LabelSet, ModelSource, SplitData, TokenizedSplit, TokenizerRecord
 from tasks.tokenize_cache import tokenize_split
 from tasks.tokenizer import prepare_tokenizer, train_wordpiece
+from tasks.validate import validate_file
+
+
+def validated(path: Path, name: str = "train", labels: LabelSet | None = None) -> SplitData:
+    """One file through validation (fields news/label): its record, with the rows file beside the file."""
+    return validate_file(name, path, "news", "label", labels, path.with_name(f"{path.stem}.rows.parquet"),
+                         path.with_name(f"{path.stem}.rejects.jsonl"), 1.0)[0]
 
 
 def tokenize_all(

@@ -1,5 +1,3 @@
-import json
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -9,8 +7,10 @@ from tasks.baseline import train_baseline
 from tasks.bootstrap import Interval
 from tasks.comparison import baseline_rows, compare_with_baseline, comparison_section, verdict
 from tasks.files import read_json
+from tasks.predict import write_scores
 from tasks.records import Predictions, RunDir, TokenizedSplit
-from tasks.validate import kept_rows, validate_splits
+from tasks.row_store import label_ids, read_columns
+from tasks.validate import validate_splits
 from tests.builders import write_learnable
 
 
@@ -27,30 +27,29 @@ def leaky_run(tmp_path):
 
 
 def model_files(data, run, pred_ids) -> tuple[Predictions, TokenizedSplit]:
-    """What the predict and tokenize tasks leave for the test split: a line-keyed Parquet and predictions JSONL."""
-    kept = kept_rows(data.splits["test"], "news", "label", data.labels)
-    parquet = run.file("test.parquet")
-    pq.write_table(pa.table({"line": pa.array([r.line for r in kept], pa.int32()),
-                             "label_id": pa.array([data.labels.id_of(r.label) for r in kept], pa.int32())}), parquet)
-    path = run.file("predictions.jsonl")
-    path.write_text("".join(json.dumps({"news": r.text, "label": r.label, "pred_label": data.labels.value_of(int(p))})
-                            + "\n" for r, p in zip(kept, pred_ids, strict=True)))
-    return (Predictions(path=path, rows=len(kept), model_digest="x"),
-            TokenizedSplit(split="test", parquet=parquet, cache_key="k", cache_hit=False, rows=len(kept)))
+    """What the predict and tokenize tasks leave for the test split: its scores Parquet, keyed by source line."""
+    test = data.splits["test"]
+    kept = read_columns(test.rows_file, ["line", "label"], test.excluded_lines)
+    probs = np.eye(len(data.labels.names))[np.asarray(pred_ids)]
+    scores = write_scores(run.file("predictions/test.scores.parquet"), kept.column("line").to_numpy(),
+                          label_ids(kept.column("label"), data.labels), probs)
+    return (Predictions(path=run.file("predictions/test.jsonl"), scores=scores, rows=kept.num_rows, model_digest="x"),
+            TokenizedSplit(split="test", parquet=run.file("unused.parquet"), cache_key="k", cache_hit=False,
+                           rows=kept.num_rows))
 
 
 def test_the_same_predictions_as_the_baseline_win_nothing_on_all_rows_and_on_fresh_ones(leaky_run):
     data, run, baseline = leaky_run
-    same = pq.read_table(baseline["test_predictions"]).column("pred_id").to_numpy()
+    same = pq.read_table(baseline.test_predictions).column("pred_id").to_numpy()
     result = compare_with_baseline.fn(baseline, *model_files(data, run, same), data, run)
     comparison = read_json(run.file("comparison.json"))
-    assert result["comparison"] == comparison and result["test"] == baseline["test"]
+    assert result.comparison == comparison and result.test == baseline.test
     assert comparison["test"]["rows"] == 126 and comparison["leakage_free"]["rows"] == 96
     for part in ("test", "leakage_free"):
         for name in ("accuracy", "macro_f1"):
             assert comparison[part]["model"][name] == comparison[part]["baseline"][name]
             assert (comparison[part]["difference"][name]["low"], comparison[part]["difference"][name]["high"]) == (0, 0)
-    assert comparison["test"]["baseline"]["accuracy"]["point"] == pytest.approx(baseline["test"]["accuracy"])
+    assert comparison["test"]["baseline"]["accuracy"]["point"] == pytest.approx(baseline.test["accuracy"])
     section = comparison_section(result)
     assert "wins" not in section and "beats" not in section and section.count("No winner") == 4
     assert "On the 96 test rows whose text does not occur in train" in section
@@ -58,11 +57,11 @@ def test_the_same_predictions_as_the_baseline_win_nothing_on_all_rows_and_on_fre
 
 def test_a_clearly_worse_model_loses_to_the_baseline(leaky_run):
     data, run, baseline = leaky_run
-    kept = pq.read_table(baseline["test_predictions"])
+    kept = pq.read_table(baseline.test_predictions)
     truth = kept.column("label_id").to_numpy()
     worse = np.where(np.arange(len(truth)) % 3 == 0, 1 - truth, truth)  # wrong on a third of the rows
     result = compare_with_baseline.fn(baseline, *model_files(data, run, worse), data, run)
-    diff = result["comparison"]["test"]["difference"]["accuracy"]
+    diff = result.comparison["test"]["difference"]["accuracy"]
     assert diff["high"] < 0 and diff["low"] <= diff["point"] <= diff["high"]
     assert "**The baseline wins on accuracy by" in comparison_section(result)
 

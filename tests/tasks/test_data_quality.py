@@ -1,9 +1,14 @@
-from tasks.data_quality import count_by_reason, dataset_quality, normalize, percentiles, split_quality
-from tasks.jsonl import Row
+import numpy as np
+
+from tasks.data_quality import SplitKeys, count_by_reason, dataset_quality, normalize, percentiles, split_quality
+from tasks.row_store import text_keys
 
 
-def rows(*items: tuple[int, str, int]) -> list[Row]:
-    return [Row(line, text, label, {}) for line, text, label in items]
+def rows(*items: tuple[int, str, int]) -> SplitKeys:
+    """What validation reads back from a rows file: keys of the texts, lines, label codes, lengths."""
+    lines, texts, labels = zip(*items, strict=True) if items else ((), (), ())
+    return SplitKeys(keys=text_keys(list(texts)), lines=np.array(lines), labels=np.array(labels),
+                     chars=np.array([len(t) for t in texts]))
 
 
 def test_normalize_folds_full_width_forms_and_trims():
@@ -34,6 +39,18 @@ def test_leakage_is_measured_against_train_and_sharing_between_every_pair():
     assert quality["dev"].leaked_lines == (2,)
     assert quality["test"].leaked_lines == (1,)
     assert quality["test"].shared_with == {"train": 1, "dev": 1}  # "OK" is full-width "ＯＫ" in dev
+
+
+def test_conflict_examples_follow_first_occurrence_and_list_every_line():
+    q = split_quality(rows((1, "b", 1), (2, "a", 0), (3, "a", 1), (4, "b", 0), (5, "a", 0), (6, "c", 1)), None)
+    assert q.conflicting_texts == 2 and q.conflict_examples == ((1, 4), (2, 3, 5))
+    assert q.duplicate_rows == 3 and q.duplicate_examples == ((3, 2), (4, 1), (5, 2))
+    assert q.length_chars == {"p50": 1, "p90": 1, "p99": 1, "max": 1}
+
+
+def test_an_empty_split_has_no_findings():
+    q = split_quality(rows(), np.zeros(0, dtype=np.uint64))
+    assert (q.duplicate_rows, q.conflicting_texts, q.leaked_lines, q.length_chars) == (0, 0, (), {})
 
 
 def test_percentiles_and_reasons():

@@ -1,22 +1,17 @@
 import hashlib
-from collections import Counter
 
 from tasks.config import TrainConfig
 from tasks.drift_profile import profile_model
 from tasks.files import read_json, sha256_file, write_json
-from tasks.jsonl import Row, read_lines
 from tasks.model import PROFILE_FILE, model_digest, saved_temperature
 from tasks.records import LabelSet, SplitData
-from tests.pipeline import save_tiny_classifier
+from tests.pipeline import save_tiny_classifier, validated
 
 LABELS = LabelSet(names=("0", "1"), kind="int")
 
 
 def split_of(name: str, path) -> SplitData:
-    rows = [r for r in read_lines(path, "news", "label") if isinstance(r, Row)]
-    return SplitData(split=name, path=path, sha256=sha256_file(path), lines_read=len(rows), blank_lines=0,
-                     valid_rows=len(rows), rejected_rows=0,
-                     label_counts={str(k): v for k, v in Counter(r.label for r in rows).items()})
+    return validated(path, name, LABELS)
 
 
 def test_the_profile_describes_the_dev_rows_and_the_digest_covers_it(tmp_path, binary_data):

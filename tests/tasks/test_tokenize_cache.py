@@ -2,17 +2,16 @@ import pyarrow.parquet as pq
 import pytest
 
 import tasks.tokenize_cache as tc
-from tasks.files import sha256_file
-from tasks.records import LabelSet, SplitData
+from tasks.records import LabelSet
 from tasks.tokenizer import fingerprint, load_tokenizer, prepare_tokenizer
 from tests.builders import BERT_SHAPE, learnable_rows, write_jsonl
+from tests.pipeline import validated
 
 LABELS = LabelSet(names=("0", "1"), kind="int")
 
 
 def split_of(path, name="train"):
-    return SplitData(split=name, path=path, sha256=sha256_file(path), lines_read=0, blank_lines=0,
-                     valid_rows=0, rejected_rows=0)
+    return validated(path, name)
 
 
 def tokenize(split, tok, cache_dir, max_len=32):

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tasks.files import sha256_file
+import tasks.tokenizer as tokenizer_module
 from tasks.records import SplitData
-from tasks.tokenizer import fingerprint, load_tokenizer, prepare_tokenizer, train_wordpiece
+from tasks.tokenizer import fingerprint, load_tokenizer, prepare_tokenizer, train_wordpiece, wordpiece_vocab
 from tests.builders import BERT_SHAPE
+from tests.pipeline import validated
 
 TEXTS = [
     "今天股市大涨\uff0c投资者很高兴",
@@ -26,15 +27,7 @@ def split_data(tmp_path: Path) -> SplitData:
     path = tmp_path / "train.jsonl"
     lines = [json.dumps({"news": t, "label": i % 2}, ensure_ascii=False) for i, t in enumerate(TEXTS)]
     path.write_text("\n".join([*lines, "", "{not json"]) + "\n", encoding="utf-8")
-    return SplitData(
-        split="train",
-        path=path,
-        sha256=sha256_file(path),
-        lines_read=len(TEXTS) + 2,
-        blank_lines=1,
-        valid_rows=len(TEXTS),
-        rejected_rows=1,
-    )
+    return validated(path)
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +139,12 @@ def test_the_vocabulary_is_the_same_on_every_training_and_keeps_frequent_charact
     assert fingerprint(first) == fingerprint(second)
     assert len(first.get_vocab()) == 60
     assert {"股", "市", "手", "机"} <= set(first.get_vocab())
+
+
+def test_counting_words_of_a_huge_corpus_drops_singletons_but_keeps_the_vocabulary(monkeypatch):
+    texts = ["hello world 你好"] * 50 + [f"id{i} 好x" for i in range(3000)]  # thousands of words seen once
+    unbounded = wordpiece_vocab(texts, 10_000)
+    monkeypatch.setattr(tokenizer_module, "WORD_LIMIT", 100)
+    bounded = wordpiece_vocab(iter(texts), 10_000)
+    assert {"hello", "world", "x", "##d", "好"} <= set(bounded)
+    assert set(bounded) == set(unbounded)  # singletons never become whole-word tokens; their characters survive

@@ -32,7 +32,7 @@ from tasks.model_source import locate_checkpoint, locate_trained_model
 from tasks.predict import predict_split
 from tasks.promote import promote_model
 from tasks.records import DataSummary, ModelSource, RunDir, TokenizedSplit, TokenizerRecord, TrainResult
-from tasks.report import report_test, write_report
+from tasks.report import RunOutcome, report_test, write_report
 from tasks.retry import transient_only
 from tasks.run_labels import tag_flow_run, train_run_name, train_tags
 from tasks.rundir import create_run_dir, record_cache_keys
@@ -117,12 +117,14 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
                               cfg.label_field, data.labels, cfg.eval_batch_size, cfg.device, cfg.precision,
                               run.file("predictions/test.jsonl"))
     if do_test:
-        metrics = report_test(predictions, tokenized["test"], cfg.label_field, data, run, model_dir)
+        metrics = report_test(predictions, data, run, model_dir)
     if do_test and do_train:
         promotion = promote_model(run, metrics, predictions.model_digest, cfg.output_dir,
                                   cfg.promote_min_accuracy, cfg.promote_if_better)
     baseline = compare_with_baseline(baseline.result(), predictions, tokenized["test"], data, run) if baseline else None
-    return write_report(run, cfg, data, tokenized, trained, metrics, predictions, promotion, baseline, pretrained)
+    return write_report(RunOutcome(run=run, cfg=cfg, data=data, tokenized=tokenized, train=trained,
+                                   metrics=metrics, predictions=predictions, promotion=promotion, baseline=baseline,
+                                   pretrained=pretrained))
 
 
 def main(argv: list[str]) -> None:

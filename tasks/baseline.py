@@ -24,8 +24,9 @@ from sklearn.linear_model import LogisticRegression
 from tasks.baseline_features import NgramTfidf
 from tasks.files import atomic_path, write_json
 from tasks.logs import logger
+from tasks.metric_records import BaselineResult, Metrics
 from tasks.metrics import classification_metrics
-from tasks.records import BaselineResult, DataSummary, LabelSet, RunDir, SplitData
+from tasks.records import DataSummary, LabelSet, RunDir, SplitData
 from tasks.row_store import READ_ROWS, iter_batches, label_ids, read_columns
 
 C_GRID = (0.25, 1.0, 4.0, 16.0)
@@ -97,13 +98,14 @@ def train_baseline(data: DataSummary, text_field: str, label_field: str, seed: i
     y_test, test_lines = split_labels(splits["test"], labels)
     pred = np.concatenate([best_model.predict(features.transform(chunk)) for chunk in text_chunks(splits["test"])]
                           or [np.zeros(0, dtype=np.int64)])
+    test = Metrics.model_validate(classification_metrics(y_test, pred, labels.names))
     result = BaselineResult(
-        model=MODEL, C=best_c, dev_accuracy=best_acc, train_rows=len(y_train), train_rows_total=len(y_all),
-        test=classification_metrics(y_test, pred, labels.names), seconds=round(time.perf_counter() - started, 2),
+        model=MODEL, C=best_c, dev_accuracy=best_acc, train_rows=len(y_train), train_rows_total=len(y_all), test=test,
+        seconds=round(time.perf_counter() - started, 2),
         test_predictions=write_test_predictions(run, test_lines, y_test, pred))
     write_json(run.file("baseline.json"), result.model_dump(mode="json"))
     sampled = f" (fitted on a stratified sample of {len(y_train):,} of {len(y_all):,} rows)" if result.sampled else ""
-    logger().info("baseline (C=%g on dev): test accuracy %.4f in %.1f s%s", best_c, result.test["accuracy"],
+    logger().info("baseline (C=%g on dev): test accuracy %.4f in %.1f s%s", best_c, result.test.accuracy,
                   result.seconds, sampled)
     return result
 

@@ -1,7 +1,8 @@
 """This run's model against the baseline on the same test rows, with paired bootstrap intervals.
 
 A gap of a point or two on ~1,200 rows is often noise, so the report calls a model the winner only when
-the paired 95 % interval of the difference excludes 0 (tasks/bootstrap.py).
+the paired 95 % interval of the difference excludes 0 (tasks/bootstrap.py; the words are in
+tasks/report_markdown.py).
 """
 
 from __future__ import annotations
@@ -10,14 +11,12 @@ import numpy as np
 import pyarrow.parquet as pq
 from prefect import task
 
-from tasks.bootstrap import METRICS, Interval, metric_intervals, paired_difference
+from tasks.bootstrap import METRICS, metric_intervals, paired_difference
 from tasks.files import write_json
 from tasks.logs import logger
-from tasks.markdown import markdown_table
+from tasks.metric_records import BaselineComparison, BaselineResult, Comparison
 from tasks.predict import read_scores
-from tasks.records import BaselineResult, DataSummary, Predictions, RunDir, TokenizedSplit
-
-NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1"}
+from tasks.records import DataSummary, Predictions, RunDir, TokenizedSplit
 
 
 def model_rows(predictions: Predictions, test: TokenizedSplit) -> tuple[np.ndarray, ...]:
@@ -41,11 +40,11 @@ def baseline_rows(path: str, lines: np.ndarray, y_true: np.ndarray) -> np.ndarra
     return table.column("pred_id").to_numpy()[order]
 
 
-def compare(y_true: np.ndarray, model: np.ndarray, baseline: np.ndarray, n_classes: int) -> dict:
-    return {"rows": len(y_true), "model": metric_intervals(y_true, model, n_classes),
-            "baseline": metric_intervals(y_true, baseline, n_classes),
-            "difference": {name: paired_difference(y_true, model, baseline, name, n_classes).model_dump()
-                           for name in METRICS}}
+def compare(y_true: np.ndarray, model: np.ndarray, baseline: np.ndarray, n_classes: int) -> Comparison:
+    return Comparison(rows=len(y_true), model=metric_intervals(y_true, model, n_classes),
+                      baseline=metric_intervals(y_true, baseline, n_classes),
+                      difference={name: paired_difference(y_true, model, baseline, name, n_classes)
+                                  for name in METRICS})
 
 
 @task(name="compare with baseline")
@@ -58,54 +57,13 @@ def compare_with_baseline(baseline: BaselineResult, predictions: Predictions, te
     lines, y_true, model = model_rows(predictions, test)
     base = baseline_rows(baseline.test_predictions, lines, y_true)
     k = len(data.labels.names)
-    comparison = {"test": compare(y_true, model, base, k)}
     quality = data.quality.get("test")
     fresh = ~np.isin(lines, np.array(quality.leaked_lines if quality else (), dtype=lines.dtype))
-    if 0 < fresh.sum() < len(fresh):  # with --leakage drop the leaked rows are gone and every row is fresh
-        comparison["leakage_free"] = compare(y_true[fresh], model[fresh], base[fresh], k)
-    write_json(run.file("comparison.json"), comparison)
-    diff = Interval(**comparison["test"]["difference"]["accuracy"])
+    comparison = BaselineComparison(
+        test=compare(y_true, model, base, k),
+        # With --leakage drop the leaked rows are gone and every row is fresh.
+        leakage_free=compare(y_true[fresh], model[fresh], base[fresh], k) if 0 < fresh.sum() < len(fresh) else None)
+    write_json(run.file("comparison.json"), comparison.model_dump(mode="json", exclude_none=True))
+    diff = comparison.test.difference["accuracy"]
     logger().info("model - baseline accuracy: %s points (paired 95 %% bootstrap)", diff.text(100, 1, sign=True))
     return baseline.model_copy(update={"comparison": comparison})
-
-
-def verdict(metric: str, diff: Interval) -> str:
-    """A win only when the paired interval excludes 0; otherwise the gap is called noise."""
-    points, name = diff.text(100, 1, sign=True), NAMES[metric]
-    gap = abs(diff.point) * 100
-    if diff.low > 0:
-        return f"This model beats the baseline on {name} by {gap:.1f} points (paired interval {points} points)."
-    if diff.high < 0:
-        return (f"**The baseline wins on {name} by {gap:.1f} points** (paired interval {points} points): "
-                "prefer it, or a pretrained checkpoint.")
-    return (f"No winner on {name}: the difference, {points} points, is within noise (its paired interval "
-            "contains 0).")
-
-
-def comparison_table(result: dict, baseline: BaselineResult) -> str:
-    def cells(intervals: dict, sign: bool = False) -> list[str]:
-        return [Interval(**intervals[name]).text(sign=sign) for name in METRICS]
-
-    sample = f", fitted on a stratified sample of {baseline.train_rows:,} of {baseline.train_rows_total:,} training " \
-        "rows" if baseline.sampled else ""
-    label = f"{baseline.model} (C={baseline.C:g}, {baseline.seconds:.0f} s{sample})"
-    rows = [["this run's model", *cells(result["model"])], [label, *cells(result["baseline"])],
-            ["difference (this model - baseline), paired", *cells(result["difference"], sign=True)]]
-    table = markdown_table(["model", *(NAMES[m] for m in METRICS)], rows)
-    verdicts = " ".join(verdict(m, Interval(**result["difference"][m])) for m in METRICS)
-    return f"{table}\n\n{verdicts}\n"
-
-
-def comparison_section(baseline: BaselineResult) -> str:
-    """The report's comparison: point estimates with 95 % bootstrap intervals, and which model wins, if any."""
-    comparison = baseline.comparison
-    test = comparison["test"]
-    any_interval = Interval(**test["difference"]["accuracy"])
-    parts = [f"## Baseline on the same test rows\n\n{test['rows']} rows; in brackets the 95 % bootstrap interval "
-             f"({any_interval.resamples} resamples of the test rows, seed {any_interval.seed}). The difference is "
-             "paired: both models scored on the same resampled rows.\n", comparison_table(test, baseline)]
-    fresh = comparison.get("leakage_free")
-    if fresh:
-        parts.append(f"On the {fresh['rows']} test rows whose text does not occur in train:\n\n"
-                     f"{comparison_table(fresh, baseline)}")
-    return "\n".join(parts)

@@ -9,6 +9,7 @@ from prefect import task
 
 from tasks.files import read_json, write_json
 from tasks.logs import logger
+from tasks.metric_records import TestMetrics
 from tasks.records import Promotion, RunDir
 
 POINTER_NAME = "latest_model.json"
@@ -33,14 +34,14 @@ def gate(accuracy: float, min_accuracy: float, if_better: bool, current: dict | 
 
 @task(name="promote model")
 def promote_model(
-    run: RunDir, metrics: dict, model_digest: str, output_dir: Path, min_accuracy: float, if_better: bool
+    run: RunDir, metrics: TestMetrics, model_digest: str, output_dir: Path, min_accuracy: float, if_better: bool
 ) -> Promotion:
     pointer = output_dir / POINTER_NAME
-    promoted, reason = gate(metrics["accuracy"], min_accuracy, if_better, current_pointer(output_dir))
+    promoted, reason = gate(metrics.accuracy, min_accuracy, if_better, current_pointer(output_dir))
     if promoted:
         write_json(pointer, {
             "model_dir": str(run.model_dir.resolve()), "run_dir": str(run.path.resolve()),
-            "model_digest": model_digest, "test_accuracy": metrics["accuracy"],
+            "model_digest": model_digest, "test_accuracy": metrics.accuracy,
             "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         })
     logger().info("%s: %s", "promoted" if promoted else "not promoted", reason)

@@ -151,24 +151,6 @@ class Predictions(Record):
     model_digest: str
 
 
-class BaselineResult(Record):
-    """The TF-IDF baseline's run: its dev choice, test metrics, and where its per-row test predictions are."""
-
-    model: str
-    C: float
-    dev_accuracy: float
-    train_rows: int  # rows fitted on: all training rows, or a stratified sample of them
-    train_rows_total: int
-    test: dict
-    seconds: float
-    test_predictions: str
-    comparison: dict | None = None  # against this run's model (tasks/comparison.py)
-
-    @property
-    def sampled(self) -> bool:
-        return self.train_rows < self.train_rows_total
-
-
 class Promotion(Record):
     promoted: bool
     reason: str

@@ -6,29 +6,30 @@ from pathlib import Path
 
 import numpy as np
 from prefect import task
+from pydantic import ConfigDict
 
-from tasks.bootstrap import Interval, metric_intervals
+from tasks.bootstrap import metric_intervals
 from tasks.calibration import ECE_BINS, expected_calibration_error, nll, rescale
-from tasks.comparison import comparison_section
 from tasks.config import TrainConfig
 from tasks.files import read_json, write_json, write_text
 from tasks.logs import logger
 from tasks.markdown import markdown_table
+from tasks.metric_records import BaselineResult, TestMetrics
 from tasks.metrics import classification_metrics
 from tasks.mlm_records import PretrainResult
 from tasks.model import saved_temperature
 from tasks.plots import PLOTS, confusion_matrix, reliability, training_curves
 from tasks.predict import read_scores
 from tasks.pretrain_report import pretrained_model_note, pretraining_section
-from tasks.records import BaselineResult, DataSummary, Predictions, Promotion, RunDir, TokenizedSplit, TrainResult
+from tasks.records import DataSummary, Predictions, Promotion, Record, RunDir, TokenizedSplit, TrainResult
+from tasks.report_markdown import comparison_section, test_section
 from tasks.selection import sweep_rows
 from tasks.ui_artifacts import epoch_rows, publish_run
 from tasks.validation_report import validation_section
 
 
 @task(name="test report")
-def report_test(predictions: Predictions, test: TokenizedSplit, label_field: str, data: DataSummary,
-                run: RunDir, model_dir: Path) -> dict:
+def report_test(predictions: Predictions, data: DataSummary, run: RunDir, model_dir: Path) -> TestMetrics:
     """Metrics from the ids and probabilities written beside the predictions JSONL, from the same arrays.
 
     When test texts also occur in train, the metrics are given again on the rows that do not: the
@@ -52,14 +53,15 @@ def report_test(predictions: Predictions, test: TokenizedSplit, label_field: str
         if fresh.any():
             metrics["leakage_free"]["intervals"] = metric_intervals(y_true[fresh], y_pred[fresh], len(labels.names))
     metrics["model_digest"] = predictions.model_digest
-    write_json(run.file("metrics.json"), metrics)
-    confusion_matrix(labels.names, metrics["confusion_matrix"]["matrix"], run.file("plots/confusion_matrix.png"))
+    result = TestMetrics.model_validate(metrics)
+    write_json(run.file("metrics.json"), result.model_dump(mode="json", exclude_none=True))
+    confusion_matrix(labels.names, result.confusion_matrix.matrix, run.file("plots/confusion_matrix.png"))
     reliability(raw, probs, y_true, run.file("plots/reliability.png"))
-    fresh = metrics.get("leakage_free")
-    extra = f"; {fresh['accuracy']:.4f} on the {fresh['rows']} rows not in train" if fresh else ""
-    logger().info("test accuracy %.4f, macro-F1 %.4f on %d rows%s", metrics["accuracy"], metrics["macro"]["f1"],
-                  metrics["rows"], extra)
-    return metrics
+    fresh = result.leakage_free
+    extra = f"; {fresh.accuracy:.4f} on the {fresh.rows} rows not in train" if fresh else ""
+    logger().info("test accuracy %.4f, macro-F1 %.4f on %d rows%s", result.accuracy, result.macro.f1, result.rows,
+                  extra)
+    return result
 
 
 def training_section(train: TrainResult) -> str:
@@ -81,46 +83,6 @@ def training_section(train: TrainResult) -> str:
             f"Epochs of the selected setting:\n\n{table}\n")
 
 
-def ci(metrics: dict, name: str) -> str:
-    """`` [low, high]`` to follow a metric: how far the choice of test rows alone could move it."""
-    if "intervals" not in metrics:
-        return ""
-    interval = Interval(**metrics["intervals"][name])
-    return f" [{interval.low:.4f}, {interval.high:.4f}]"
-
-
-def ci_note(metrics: dict) -> str:
-    if "intervals" not in metrics:
-        return ""
-    interval = Interval(**metrics["intervals"]["accuracy"])
-    return (f" In brackets: {100 * interval.level:.0f} % bootstrap intervals ({interval.resamples} resamples of the "
-            f"test rows, seed {interval.seed}).")
-
-
-def test_section(metrics: dict) -> str:
-    summary = markdown_table(["metric", "precision", "recall", "F1"], [
-        [avg, f"{metrics[avg]['precision']:.4f}", f"{metrics[avg]['recall']:.4f}", f"{metrics[avg]['f1']:.4f}"]
-        for avg in ("macro", "weighted")])
-    per_class = markdown_table(["class", "precision", "recall", "F1", "support"], [
-        [name, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}", m["support"]]
-        for name, m in metrics["per_class"].items()])
-    names = metrics["confusion_matrix"]["labels"]
-    confusion = markdown_table(["true \\ predicted", *names],
-                       [[name, *row] for name, row in zip(names, metrics["confusion_matrix"]["matrix"], strict=True)])
-    fresh = metrics.get("leakage_free")
-    leak = (f" On the {fresh['rows']} test rows whose text does not occur in train: accuracy "
-            f"**{fresh['accuracy']:.4f}**{ci(fresh, 'accuracy')}, macro-F1 {fresh['macro']['f1']:.4f}"
-            f"{ci(fresh, 'macro_f1')}." if fresh else "")
-    cal = metrics["calibration"]
-    calibration = (f"Calibration (temperature scaling fitted on dev, T = {cal['temperature']:.3f}; labels unchanged): "
-                   f"test ECE ({cal['ece_bins']} bins) {cal['ece_before']:.4f} -> {cal['ece_after']:.4f}, "
-                   f"NLL {cal['nll_before']:.4f} -> {cal['nll_after']:.4f}.")
-    return (f"## Test\n\n**Accuracy {metrics['accuracy']:.4f}**{ci(metrics, 'accuracy')} on {metrics['rows']} rows, "
-            f"macro-F1 {metrics['macro']['f1']:.4f}{ci(metrics, 'macro_f1')}.{leak}{ci_note(metrics)}\n\n{summary}\n\n"
-            f"{calibration}\n\n"
-            f"{per_class}\n\nConfusion matrix (rows: true label):\n\n{confusion}\n")
-
-
 def model_note(cfg: TrainConfig, train: TrainResult | None) -> str:
     if train is None:
         return f"`{cfg.model_checkpoint or 'the promoted model'}` (no training in this run)"
@@ -135,35 +97,49 @@ def model_note(cfg: TrainConfig, train: TrainResult | None) -> str:
     return f"`{cfg.model_checkpoint}`, fine-tuned"
 
 
+class RunOutcome(Record):
+    """Everything a training run produced that its report shows; steps a run skipped are None."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    run: RunDir
+    cfg: TrainConfig
+    data: DataSummary
+    tokenized: dict[str, TokenizedSplit]
+    train: TrainResult | None = None
+    metrics: TestMetrics | None = None
+    predictions: Predictions | None = None
+    promotion: Promotion | None = None
+    baseline: BaselineResult | None = None
+    pretrained: PretrainResult | None = None
+
+
 @task(name="write report")
-def write_report(
-    run: RunDir, cfg: TrainConfig, data: DataSummary, tokenized: dict[str, TokenizedSplit],
-    train: TrainResult | None, metrics: dict | None, predictions: Predictions | None, promotion: Promotion | None,
-    baseline: BaselineResult | None = None, pretrained: PretrainResult | None = None,
-) -> str:
-    if train is not None:
-        training_curves(train.epochs, run.file("plots/training_curves.png"))
+def write_report(outcome: RunOutcome) -> str:
+    o, run = outcome, outcome.run
+    if o.train is not None:
+        training_curves(o.train.epochs, run.file("plots/training_curves.png"))
     plots = [path for path in (run.file(f"plots/{name}") for name in PLOTS) if path.is_file()]
-    model = pretrained_model_note(pretrained) if pretrained else model_note(cfg, train)
-    parts = [f"# Training run `{run.path.name}`\n", f"Model: {model}\n", validation_section(data, tokenized)]
-    if pretrained is not None:
-        parts.append(pretraining_section(pretrained))
-    if train is not None:
-        parts.append(training_section(train))
-    test_markdown = test_section(metrics) if metrics is not None else None
+    model = pretrained_model_note(o.pretrained) if o.pretrained else model_note(o.cfg, o.train)
+    parts = [f"# Training run `{run.path.name}`\n", f"Model: {model}\n", validation_section(o.data, o.tokenized)]
+    if o.pretrained is not None:
+        parts.append(pretraining_section(o.pretrained))
+    if o.train is not None:
+        parts.append(training_section(o.train))
+    test_markdown = test_section(o.metrics) if o.metrics is not None else None
     if test_markdown is not None:
         parts.append(test_markdown)
     if plots:
         images = "\n\n".join(f"![{p.stem.replace('_', ' ')}](plots/{p.name})" for p in plots)
         parts.append(f"## Plots\n\n{images}\n")
-    if metrics is not None and baseline is not None:
-        parts.append(comparison_section(baseline))
-    if predictions is not None:
-        parts.append(f"## Predictions\n\n{predictions.rows} rows in `{predictions.path}` "
-                     f"(model digest `{predictions.model_digest[:16]}`).\n")
-    if promotion is not None:
-        verdict = "**Promoted**" if promotion.promoted else "**Not promoted**"
-        parts.append(f"## Promotion\n\n{verdict}: {promotion.reason}. Pointer: `{promotion.pointer.resolve()}`.\n")
+    if o.metrics is not None and o.baseline is not None and o.baseline.comparison is not None:
+        parts.append(comparison_section(o.baseline))
+    if o.predictions is not None:
+        parts.append(f"## Predictions\n\n{o.predictions.rows} rows in `{o.predictions.path}` "
+                     f"(model digest `{o.predictions.model_digest[:16]}`).\n")
+    if o.promotion is not None:
+        verdict = "**Promoted**" if o.promotion.promoted else "**Not promoted**"
+        parts.append(f"## Promotion\n\n{verdict}: {o.promotion.reason}. Pointer: `{o.promotion.pointer.resolve()}`.\n")
     path = write_text(run.file("report.md"), "\n".join(parts))
-    publish_run(run, train, test_markdown, predictions, promotion, plots)
+    publish_run(run, o.train, test_markdown, o.predictions, o.promotion, plots)
     return str(path)

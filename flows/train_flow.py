@@ -90,7 +90,7 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
                     cfg.leakage)
 
     # --pretrain_corpus: masked-LM pre-training as tasks of this run; the encoder it writes is then fine-tuned.
-    pretrained = (pretrain_steps(cfg.pretrain_config(), {s: d.path for s, d in data.splits.items()}, cfg.text_field)
+    pretrained = (pretrain_steps(cfg.pretrain_config(), data.splits, cfg.text_field)
                   if do_train and cfg.pretrain.enabled else None)
     source = locate_checkpoint(str(pretrained.model_dir) if pretrained else cfg.model_checkpoint) if do_train \
         else locate_trained_model(cfg.model_checkpoint, cfg.output_dir)

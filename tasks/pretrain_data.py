@@ -7,10 +7,10 @@ from pathlib import Path
 from prefect import task
 
 from tasks.config import BUILTIN_CORPUS, PretrainConfig
-from tasks.files import atomic_path, sha256_file, sha256_text
+from tasks.files import atomic_path, sha256_text
 from tasks.jsonl import DataError
 from tasks.logs import logger
-from tasks.mlm_corpus import corpus_files, materialize_builtin, read_corpus, texts_of
+from tasks.mlm_corpus import TextSource, corpus_files, digest_of, materialize_builtin, read_corpus, texts_of
 from tasks.mlm_records import MlmCorpus
 from tasks.mlm_tokens import cached_corpus, corpus_key, tokenize_texts, write_corpus
 from tasks.records import TokenizerRecord
@@ -20,7 +20,7 @@ SHOWN_REJECTS = 5
 
 
 @task(name="prepare pre-training corpus")
-def prepare_corpus(cfg: PretrainConfig, splits: dict[str, Path] | None = None) -> tuple[list[Path], str]:
+def prepare_corpus(cfg: PretrainConfig, splits: dict[str, TextSource] | None = None) -> tuple[list[Path], str]:
     """The corpus files and a description. ``builtin``: news + ``splits['train']`` texts, none of dev/test."""
     if cfg.corpus.lower() != BUILTIN_CORPUS:
         files = corpus_files(cfg.corpus)
@@ -35,7 +35,7 @@ def prepare_corpus(cfg: PretrainConfig, splits: dict[str, Path] | None = None) -
 
 @task(name="prepare pre-training tokenizer")
 def prepare_mlm_tokenizer(cfg: PretrainConfig, files: list[Path], checkpoint: str | None,
-                          local_files_only: bool = True, also: tuple[Path, str] | None = None) -> TokenizerRecord:
+                          local_files_only: bool = True, also: tuple[TextSource, str] | None = None) -> TokenizerRecord:
     """The checkpoint's tokenizer, or a WordPiece vocabulary trained on the corpus (the default's recipe).
 
     ``also`` (a JSONL file and its text field): more texts for the vocabulary. Chained before fine-tuning,
@@ -47,7 +47,7 @@ def prepare_mlm_tokenizer(cfg: PretrainConfig, files: list[Path], checkpoint: st
     texts, corpus, _ = read_corpus(files, cfg.text_field)
     extra = [(text, None) for text in texts_of(*also)] if also else []
     key = sha256_text(WORDPIECE_RECIPE, "mlm", cfg.text_field, str(cfg.scratch.vocab_size),
-                      *(f.sha256 for f in corpus), *([sha256_file(also[0]), also[1]] if also else []))[:16]
+                      *(f.sha256 for f in corpus), *([digest_of(also[0]), also[1]] if also else []))[:16]
     texts += extra
     folder = cfg.data_dir / "cache" / "tokenizers" / key
     if (folder / "tokenizer.json").is_file():

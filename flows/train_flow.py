@@ -95,7 +95,7 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
     source = locate_checkpoint(str(pretrained.model_dir) if pretrained else cfg.model_checkpoint) if do_train \
         else locate_trained_model(cfg.model_checkpoint, cfg.output_dir)
     tok = tokenizer_for(source.name_or_path, source.local_files_only, data.splits["train"], cfg.text_field,
-                        cfg.label_field, cfg.scratch.vocab_size, cache)
+                        cfg.label_field, cfg.scratch.vocab_size, cache, cfg.scratch.vocab_texts)
     futures = {split: tokenize.submit(data.splits[split], tok, cfg.text_field, cfg.label_field, data.labels,
                                       source.seq_length(cfg.max_seq_length), cache)
                for split in (("train", "dev", "test") if do_train else ("test",))}

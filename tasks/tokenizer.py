@@ -86,24 +86,25 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenize
 @task(name="prepare tokenizer")
 def prepare_tokenizer(
     checkpoint: str | None, local_files_only: bool, train: SplitData, text_field: str, label_field: str,
-    vocab_size: int, cache_dir: Path,
+    vocab_size: int, cache_dir: Path, vocab_texts: int = 200_000,
 ) -> TokenizerRecord:
     """The checkpoint's tokenizer, or a WordPiece vocabulary trained once per training file and size."""
     if checkpoint is not None:
         tokenizer = load_tokenizer(checkpoint, local_files_only)
         return TokenizerRecord(path=checkpoint, fingerprint=fingerprint(tokenizer), trained_here=False)
-    key = sha256_text(WORDPIECE_RECIPE, train.sha256, text_field, label_field, str(vocab_size))[:16]
+    step = max(1, -(-train.valid_rows // vocab_texts))  # every step-th row: an even sample of a long file
+    key = sha256_text(WORDPIECE_RECIPE, train.sha256, text_field, label_field, str(vocab_size), str(step))[:16]
     folder = cache_dir / "tokenizers" / key
     if (folder / "tokenizer.json").is_file():
         logger().info("tokenizer cache hit: WordPiece vocabulary %s", folder)
     else:
         # Only rows that passed validation (a rejected row's text should not shape the vocabulary), streamed
         # from the rows file: word counts are all that is held.
-        texts = (text for batch in texts_of(train.rows_file) for text in batch)
+        texts = (text for batch in texts_of(train.rows_file, batch_rows=1024 * step) for text in batch[::step])
         tokenizer = train_wordpiece(texts, vocab_size)
         with atomic_path(folder) as tmp:
             tokenizer.save_pretrained(tmp)
-        logger().info("trained a WordPiece vocabulary of %d tokens on %d training texts -> %s",
-                      len(tokenizer), train.valid_rows, folder)
+        logger().info("trained a WordPiece vocabulary of %d tokens on %s training texts -> %s", len(tokenizer),
+                      f"{train.valid_rows:,}" if step == 1 else f"one in {step} of {train.valid_rows:,}", folder)
     tokenizer = load_tokenizer(str(folder))
     return TokenizerRecord(path=str(folder), fingerprint=fingerprint(tokenizer), trained_here=True)

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from flows.cli import parse_config
 from flows.pretrain_flow import pretrain_flow
 from flows.train_flow import train_flow
-from tasks.config import MlmSettings
+from tasks.config import MlmSettings, PretrainConfig
 from tasks.files import read_json
 from tests.flows.test_train_flow import tiny_config
 from tests.prefect_ui import run_view
@@ -53,19 +54,15 @@ def test_sigkill_during_epoch_two_then_rerun_resumes_and_ends_with_the_uninterru
                            text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "after epoch 1 of 3" in rerun.stderr + rerun.stdout
-    clean = subprocess.run(command(corpus, tmp_path / "clean", tmp_path / "data"), cwd=REPO, env=env,
-                           capture_output=True, text=True, timeout=600)
-    assert clean.returncode == 0, clean.stderr[-3000:]
+    # The uninterrupted run in this process, from the very same command line (a third interpreter start saved).
+    pretrain_flow(parse_config(PretrainConfig, command(corpus, tmp_path / "clean", tmp_path / "data")[2:], ""))
 
     (resumed_dir,), (clean_dir,) = killed.glob("pretrained/*"), (tmp_path / "clean").glob("pretrained/*")
     resumed, uninterrupted = read_json(resumed_dir / "result.json"), read_json(clean_dir / "result.json")
     assert [e["weights_digest"] for e in resumed["epochs"]] == [e["weights_digest"] for e in uninterrupted["epochs"]]
     weights = "model/model.safetensors"
     assert (resumed_dir / weights).read_bytes() == (clean_dir / weights).read_bytes()
-
-    again = subprocess.run(command(corpus, tmp_path / "clean", tmp_path / "data"), cwd=REPO, env=env,
-                           capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0 and "pre-training cache hit" in again.stderr + again.stdout
+    # (A cache hit on the same command is tests/tasks/test_pretrain.py's.)
 
 
 def test_train_flow_chains_pre_training_and_reports_it(prefect_server, binary_data, tmp_path):

@@ -148,3 +148,15 @@ def test_counting_words_of_a_huge_corpus_drops_singletons_but_keeps_the_vocabula
     bounded = wordpiece_vocab(iter(texts), 10_000)
     assert {"hello", "world", "x", "##d", "好"} <= set(bounded)
     assert set(bounded) == set(unbounded)  # singletons never become whole-word tokens; their characters survive
+
+
+def test_a_long_training_file_is_counted_on_an_even_sample_of_its_rows(tmp_path: Path, caplog):
+    train = split_data(tmp_path)  # the five TEXTS
+    with caplog.at_level(logging.INFO, logger="pipeline"):
+        sampled = prepare_tokenizer.fn(None, True, train, "news", "label", 500, tmp_path / "cache", vocab_texts=2)
+    assert "one in 3 of 5 training texts" in caplog.text
+    vocab = load_tokenizer(sampled.path).get_vocab()
+    assert "今" in vocab and "酒" in vocab  # texts 1 and 4 (every third row from the first)
+    assert "明" not in vocab and "价" not in vocab  # texts 2 and 5 were not counted
+    whole = prepare_tokenizer.fn(None, True, train, "news", "label", 500, tmp_path / "cache")
+    assert whole.path != sampled.path and "明" in load_tokenizer(whole.path).get_vocab()

@@ -13,6 +13,7 @@ from tasks.bootstrap import Interval, metric_intervals
 from tasks.calibration import ECE_BINS, expected_calibration_error, nll, rescale
 from tasks.comparison import comparison_section
 from tasks.config import TrainConfig
+from tasks.evaluations import by_step, selected_name
 from tasks.files import read_json, write_json, write_text
 from tasks.logs import logger
 from tasks.markdown import markdown_table
@@ -73,8 +74,13 @@ def report_test(predictions: Predictions, test: TokenizedSplit, label_field: str
 
 def training_section(train: TrainResult) -> str:
     # The same cells as the training-epochs artifact, so the UI and report.md show the same numbers.
-    rows = [[*list(row.values())[:-1], "**selected**" if row["selected"] else ""] for row in epoch_rows(train.epochs)]
-    table = markdown_table(["epoch", "train loss", "dev acc", "dev macro-F1", "lr", "seconds", "texts/s", ""], rows)
+    cells = epoch_rows(train.epochs)
+    short = {"dev accuracy": "dev acc", "learning rate": "lr", "selected": ""}  # the columns' names, shorter
+    names = list(cells[0]) if cells else ["epoch", "train loss", "dev accuracy", "dev macro-F1", "learning rate",
+                                          "seconds", "texts/s", "selected"]
+    header = [short.get(name, name) for name in names]
+    rows = [[*list(row.values())[:-1], "**selected**" if row["selected"] else ""] for row in cells]
+    table = markdown_table(header, rows)
     calibrated = (f" Temperature scaling on dev: T = {train.temperature:.3f}, dev NLL {train.dev_nll[0]:.4f} -> "
                   f"{train.dev_nll[1]:.4f}." if train.dev_nll else "")
     setting = f" with {train.setting.name}" if train.setting else ""
@@ -83,11 +89,13 @@ def training_section(train: TrainResult) -> str:
     if len(train.sweep) > 1:
         rows = sweep_rows(train.sweep)
         sweep = (f"\n\nSweep: {len(rows)} settings, each its own fine-tune run; the best dev score over every "
-                 f"setting and epoch wins, and only the winner is evaluated on test.\n\n"
+                 f"setting and evaluation wins, and only the winner is evaluated on test.\n\n"
                  + markdown_table(list(rows[0]), [list(r.values()) for r in rows]))
-    return (f"## Training\n\nSelected epoch {train.best_epoch}{setting} by dev {train.selection_metric} "
-            f"({train.best_dev_metric:.4f}); its weights are the saved model.{stopped}{calibrated}{sweep}\n\n"
-            f"Epochs of the selected setting:\n\n{table}\n")
+    steps = by_step(train.epochs)
+    listed = "Evaluations (every `--eval_steps` steps and the last)" if steps else "Epochs"
+    return (f"## Training\n\nSelected {selected_name(train.epochs, train.best_epoch, train.best_step)}{setting} by "
+            f"dev {train.selection_metric} ({train.best_dev_metric:.4f}); its weights are the saved model.{stopped}"
+            f"{calibrated}{sweep}\n\n{listed} of the selected setting:\n\n{table}\n")
 
 
 def ci(metrics: dict, name: str) -> str:

@@ -149,7 +149,7 @@ class TrainConfig(BaseModel):
         10.0, ge=0, description="Also write the resume checkpoint once this many minutes passed since the last one, "
         "so a kill loses at most about that much of a long epoch (0: off)."
     )
-    resume: bool = Field(True, description="Continue the same training from its last complete epoch checkpoint.")
+    resume: bool = Field(True, description="Continue the same training from its last checkpoint, inside an epoch too.")
     calibrate: bool = Field(True, description="Fit temperature scaling on dev so pred_prob is calibrated.")
     no_baseline: bool = Field(False, description="Skip the TF-IDF + logistic regression baseline beside BERT.")
 

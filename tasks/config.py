@@ -145,7 +145,16 @@ class TrainConfig(BaseModel):
         0, ge=0, description="Stop after this many epochs without a dev gain above the threshold (0: never)."
     )
     early_stopping_threshold: float = Field(0.0, ge=0, description="Smallest dev gain that counts as progress.")
-    resume: bool = Field(True, description="Continue the same training from its last complete epoch checkpoint.")
+    eval_steps: int = Field(
+        0, ge=0, description="Evaluate dev every N optimizer steps (counted across epochs) and at the last step; the "
+        "best evaluation is kept, and early-stopping patience counts evaluations. 0: at the end of every epoch."
+    )
+    save_steps: int = Field(0, ge=0, description="Also write the resume checkpoint every N optimizer steps (0: off).")
+    save_minutes: float = Field(
+        10.0, ge=0, description="Also write the resume checkpoint once this many minutes passed since the last one, "
+        "so a kill loses at most about that much of a long epoch (0: off)."
+    )
+    resume: bool = Field(True, description="Continue the same training from its last checkpoint, inside an epoch too.")
     calibrate: bool = Field(True, description="Fit temperature scaling on dev so pred_prob is calibrated.")
     no_baseline: bool = Field(False, description="Skip the TF-IDF + logistic regression baseline beside BERT.")
     # 100k rows of review text: ~200 MB of sparse features and a minute or two per C on 2 cores.

@@ -23,6 +23,7 @@ from tasks.files import write_json
 from tasks.jsonl import DataError
 from tasks.memory import DeviceOutOfMemory
 from tasks.train_loop import Ranks, TrainJob, run_training
+from tasks.train_progress import PROGRESS_MARKER, TrainProgress
 
 
 def worker_device(cfg_device: str, local_rank: int) -> torch.device:
@@ -41,20 +42,26 @@ def report(rank: int, exc: BaseException) -> None:
                                              "traceback": traceback.format_exc()})
 
 
+def print_progress(progress: TrainProgress) -> None:
+    """Rank 0's in-epoch progress as one line the launcher turns back into the record (tasks/launch.py)."""
+    print(PROGRESS_MARKER + progress.model_dump_json(), flush=True)
+
+
 def main(job_file: str) -> None:
     rank, world, local_rank = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"])
     try:
         text = Path(job_file).read_text(encoding="utf-8")
-        job_type, run = TrainJob, run_training
+        job_type, run, extra = TrainJob, run_training, {"on_progress": print_progress}
         if json.loads(text).get("kind") == "mlm":  # pre-training (tasks/mlm_loop.py) on the same launcher
             from tasks.mlm_loop import MlmJob, run_pretraining
-            job_type, run = MlmJob, run_pretraining
+            job_type, run, extra = MlmJob, run_pretraining, {}
         job = job_type.model_validate_json(text)
         device = worker_device(job.cfg.device, local_rank)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
                                 timeout=timedelta(seconds=job.cfg.dist_timeout_seconds),
                                 device_id=device if device.type == "cuda" else None)
-        run(job, Ranks(rank=rank, world=world), device, log=lambda m: print(f"[rank {rank}] {m}", flush=True))
+        run(job, Ranks(rank=rank, world=world), device, log=lambda m: print(f"[rank {rank}] {m}", flush=True),
+            **extra)
     except BaseException as exc:
         report(rank, exc)
         traceback.print_exc()

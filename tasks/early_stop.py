@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 
-def stop_decision(scores: list[float], patience: int, threshold: float = 0.0) -> str | None:
-    """Why training should stop after these epochs' dev scores, or ``None`` to go on.
 
-    Progress means beating the best score so far by more than ``threshold``; ``patience`` epochs in a
-    row without progress stop training (0 never stops).
+def stop_decision(scores: list[float], patience: int, threshold: float = 0.0, points: Sequence[int] | None = None,
+                  unit: str = "epoch", counted: str = "epoch") -> str | None:
+    """Why training should stop after these evaluations' dev scores, or ``None`` to go on.
+
+    Progress means beating the best score so far by more than ``threshold``; ``patience`` evaluations in
+    a row without progress stop training (0 never stops). ``points`` names each evaluation in the reason
+    (``unit`` 1, 2, ... by default: epochs); ``counted`` is what patience counts.
     """
     if patience <= 0 or not scores:
         return None
-    best, best_epoch, waited = scores[0], 1, 0
-    for epoch, score in enumerate(scores[1:], start=2):
+    names = list(points) if points is not None else list(range(1, len(scores) + 1))
+    best, best_at, waited = scores[0], names[0], 0
+    for at, score in zip(names[1:], scores[1:], strict=True):
         if score > best + threshold:
-            best, best_epoch, waited = score, epoch, 0
+            best, best_at, waited = score, at, 0
         else:
             waited += 1
     if waited < patience:
         return None
-    return (f"stopped after epoch {len(scores)}: no dev gain above {threshold:g} for {waited} epoch(s) "
-            f"since epoch {best_epoch} ({best:.4f}); patience {patience}")
+    return (f"stopped after {unit} {names[-1]}: no dev gain above {threshold:g} for {waited} {counted}(s) "
+            f"since {unit} {best_at} ({best:.4f}); patience {patience}")

@@ -2,6 +2,7 @@
 
 The fine-tune task writes the job as JSON, starts ``python -m torch.distributed.run ... -m
 tasks.ddp_worker job.json``, streams every line the ranks print into the Prefect run log, and waits.
+Rank 0's in-epoch progress arrives as ``PROGRESS_MARKER`` lines: they move the UI's bar instead.
 When a rank fails, torchrun stops the others; the task then raises that rank's own error, read from
 the file the rank wrote, with its type kept: bad data is not retried, out-of-memory is.
 """
@@ -20,6 +21,7 @@ from tasks.jsonl import DataError
 from tasks.memory import DeviceOutOfMemory
 from tasks.records import EpochRecord, Record
 from tasks.train_loop import TrainJob
+from tasks.train_progress import PROGRESS_MARKER, TrainProgress
 
 REPO = Path(__file__).resolve().parents[1]
 ERRORS = {"data": DataError, "oom": DeviceOutOfMemory}
@@ -39,8 +41,10 @@ def torchrun_command(job: TrainJob, job_file: Path) -> list[str]:
 
 def launch_torchrun(job: TrainJob, work: Path, log: Callable[[str], None],
                     on_epoch: Callable[[EpochRecord], None] | None = None, marker: str = "dev accuracy",
-                    record_type: type[Record] = EpochRecord) -> None:
-    """Run ``job`` under torchrun; ``on_epoch`` sees each epoch record as rank 0 checkpoints it.
+                    record_type: type[Record] = EpochRecord,
+                    on_progress: Callable[[TrainProgress], None] | None = None) -> None:
+    """Run ``job`` under torchrun; ``on_epoch`` sees each evaluation record as rank 0 checkpoints it, and
+    ``on_progress`` each in-epoch progress record rank 0 prints.
 
     ``marker`` is in the line rank 0 logs after an epoch's checkpoint, ``record_type`` the type of its epoch
     records: fine-tuning's by default; pre-training (``tasks/mlm_loop.py``) passes its own."""
@@ -57,15 +61,27 @@ def launch_torchrun(job: TrainJob, work: Path, log: Callable[[str], None],
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                           cwd=REPO, bufsize=1) as proc:
         for line in proc.stdout:
+            if line.startswith(PROGRESS_MARKER):  # rank 0 also logs the same progress as a line of its own
+                progress = progress_record(line)
+                if progress is not None and on_progress is not None:
+                    on_progress(progress)
+                continue
             if line.strip():
                 log(line.rstrip())
             progress = read_progress(job.folder, record_type) if on_epoch and marker in line else None
             for record in progress.epochs[seen:] if progress else []:
                 on_epoch(record)
-                seen = record.epoch
+            seen = len(progress.epochs) if progress else seen
         code = proc.wait()
     if code != 0:
         raise rank_failure(errors, code)
+
+
+def progress_record(line: str) -> TrainProgress | None:
+    try:
+        return TrainProgress.model_validate_json(line.removeprefix(PROGRESS_MARKER))
+    except ValueError:  # cut by another process's output: a progress report is never worth failing training
+        return None
 
 
 def rank_failure(errors: Path, code: int) -> Exception:

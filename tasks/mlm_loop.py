@@ -20,6 +20,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from tasks.batching import length_grouped_batches
 from tasks.checkpoint import load_state, save_state
+from tasks.collectives import Ranks, rank0_says, sum_over_ranks
 from tasks.config import PretrainConfig
 from tasks.device import autocast, autocast_dtype, pad_multiple
 from tasks.masking import HELDOUT_EPOCH, Masker, mlm_collate
@@ -29,7 +30,6 @@ from tasks.mlm_tokens import load_corpus
 from tasks.model import weights_digest
 from tasks.records import Record, TokenizerRecord
 from tasks.tokenizer import load_tokenizer
-from tasks.train_loop import Ranks, _rank0_says, _sum_over_ranks
 from tasks.train_steps import optimizer_step, param_groups, rank_slices, seed_everything
 
 
@@ -128,7 +128,7 @@ def run_pretraining(job: MlmJob, ranks: Ranks, device: torch.device, log=print, 
                 log(f"pre-training epoch {epoch}/{cfg.epochs}: {step}/{len(grouped)} steps, {elapsed:.0f} s, "
                     f"MLM loss so far {float(loss) / max(predicted, 1):.4f} (this process)")
         bar.close()
-        train_loss = _sum_over_ranks(float(loss), ranks, device) / max(predicted, 1)
+        train_loss = sum_over_ranks(float(loss), ranks, device) / max(predicted, 1)
         seconds = time.perf_counter() - started
         if ranks.main:
             held = heldout_loss(objective, data, starts, held_rows, masker, cfg.seed, 2 * cfg.batch_size, pad_id,
@@ -144,6 +144,6 @@ def run_pretraining(job: MlmJob, ranks: Ranks, device: torch.device, log=print, 
                 f"(perplexity {record.heldout_perplexity:.1f}), {record.tokens_per_second:.0f} tokens/s")
             if on_epoch is not None:
                 on_epoch(record)
-        _rank0_says(True, ranks, device)  # keep the ranks in step while rank 0 evaluates and saves
+        rank0_says(True, ranks, device)  # keep the ranks in step while rank 0 evaluates and saves
     if ranks.main:
         save_encoder(objective.model, tokenizer, job.folder / "model")

@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt  # after the backend choice
 import numpy as np
 
 from tasks.calibration import ECE_BINS, expected_calibration_error
+from tasks.evaluations import by_step
 from tasks.files import atomic_path
 from tasks.fonts import cjk_fonts
 from tasks.records import EpochRecord
@@ -60,24 +61,30 @@ def _save(fig, path: Path) -> Path:
 
 @with_cjk_fonts
 def training_curves(epochs: Sequence[EpochRecord], path: Path) -> Path:
-    """Train loss (left axis) and dev accuracy / macro-F1 (right axis) per epoch; the selected epoch marked."""
-    x = [e.epoch for e in epochs]
+    """Train loss (left axis) and dev accuracy / macro-F1 (right axis) per evaluation; the selected one marked.
+
+    The x axis is the epoch, or the optimizer step when dev was evaluated by step (``--eval_steps``)."""
+    steps = by_step(epochs)
+    unit = "step" if steps else "epoch"
+    x = [e.step if steps else e.epoch for e in epochs]
+    dots = len(x) <= 40  # many evaluations: a line reads better than a row of markers
     fig, loss_ax = plt.subplots(figsize=(6.4, 4))
-    loss_ax.plot(x, [e.train_loss for e in epochs], "o-", color="tab:red", label="train loss")
-    loss_ax.set_xlabel("epoch")
+    loss_ax.plot(x, [e.train_loss for e in epochs], "o-" if dots else "-", color="tab:red", label="train loss")
+    loss_ax.set_xlabel(unit)
     loss_ax.set_ylabel("train loss")
-    loss_ax.set_xticks(x)
+    if not steps:
+        loss_ax.set_xticks(x)
     dev_ax = loss_ax.twinx()
-    dev_ax.plot(x, [e.dev_accuracy for e in epochs], "s-", color="tab:blue", label="dev accuracy")
-    dev_ax.plot(x, [e.dev_macro_f1 for e in epochs], "^--", color="tab:green", label="dev macro-F1")
+    dev_ax.plot(x, [e.dev_accuracy for e in epochs], "s-" if dots else "-", color="tab:blue", label="dev accuracy")
+    dev_ax.plot(x, [e.dev_macro_f1 for e in epochs], "^--" if dots else "--", color="tab:green", label="dev macro-F1")
     dev_ax.set_ylabel("dev score")
     dev_ax.set_ylim(0, 1.02)  # a fixed scale: runs compare at a glance, a flat 1.0 does not look like noise
-    for e in epochs:
+    for at, e in zip(x, epochs, strict=True):
         if e.selected:
-            loss_ax.axvline(e.epoch, color="grey", linestyle=":", label=f"selected epoch {e.epoch}")
+            loss_ax.axvline(at, color="grey", linestyle=":", label=f"selected {unit} {at}")
     handles = loss_ax.get_legend_handles_labels()[0] + dev_ax.get_legend_handles_labels()[0]
     loss_ax.legend(handles=handles, loc="center right", fontsize="small")
-    loss_ax.set_title("Training")
+    loss_ax.set_title("Training" + (" (dev evaluated by step)" if steps else ""))
     return _save(fig, path)
 
 

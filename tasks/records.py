@@ -107,7 +107,9 @@ class TokenizedSplit(Record):
 
 
 class EpochRecord(Record):
-    epoch: int
+    """One dev evaluation: at an epoch's end, or every --eval_steps optimizer steps (tasks/evaluations.py)."""
+
+    epoch: int  # the epoch it happened in
     train_loss: float
     dev_accuracy: float
     dev_macro_f1: float
@@ -116,6 +118,7 @@ class EpochRecord(Record):
     texts_per_second: float
     weights_digest: str
     selected: bool = False
+    step: int = 0  # optimizer steps taken (over all epochs) when evaluated; train_loss is the mean since the last
 
 
 class SweepEntry(Record):
@@ -123,6 +126,7 @@ class SweepEntry(Record):
 
     setting: Setting
     best_epoch: int
+    best_step: int = 0
     best_dev_metric: float
     epochs_run: int
     stop_reason: str | None
@@ -133,6 +137,7 @@ class SweepEntry(Record):
 class TrainResult(Record):
     model_dir: Path
     best_epoch: int
+    best_step: int = 0  # the optimizer step of the selected evaluation
     best_dev_metric: float
     selection_metric: str
     epochs: tuple[EpochRecord, ...]

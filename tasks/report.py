@@ -13,7 +13,6 @@ from tasks.calibration import ECE_BINS, expected_calibration_error, nll, rescale
 from tasks.config import TrainConfig
 from tasks.files import read_json, write_json, write_text
 from tasks.logs import logger
-from tasks.markdown import markdown_table
 from tasks.metric_records import BaselineResult, TestMetrics
 from tasks.metrics import classification_metrics
 from tasks.mlm_records import PretrainResult
@@ -22,9 +21,8 @@ from tasks.plots import PLOTS, confusion_matrix, reliability, training_curves
 from tasks.predict import read_scores
 from tasks.pretrain_report import pretrained_model_note, pretraining_section
 from tasks.records import DataSummary, Predictions, Promotion, Record, RunDir, TokenizedSplit, TrainResult
-from tasks.report_markdown import comparison_section, test_section
-from tasks.selection import sweep_rows
-from tasks.ui_artifacts import epoch_rows, publish_run
+from tasks.report_markdown import comparison_section, test_section, training_section
+from tasks.ui_artifacts import publish_run
 from tasks.validation_report import validation_section
 
 
@@ -62,25 +60,6 @@ def report_test(predictions: Predictions, data: DataSummary, run: RunDir, model_
     logger().info("test accuracy %.4f, macro-F1 %.4f on %d rows%s", result.accuracy, result.macro.f1, result.rows,
                   extra)
     return result
-
-
-def training_section(train: TrainResult) -> str:
-    # The same cells as the training-epochs artifact, so the UI and report.md show the same numbers.
-    rows = [[*list(row.values())[:-1], "**selected**" if row["selected"] else ""] for row in epoch_rows(train.epochs)]
-    table = markdown_table(["epoch", "train loss", "dev acc", "dev macro-F1", "lr", "seconds", "texts/s", ""], rows)
-    calibrated = (f" Temperature scaling on dev: T = {train.temperature:.3f}, dev NLL {train.dev_nll[0]:.4f} -> "
-                  f"{train.dev_nll[1]:.4f}." if train.dev_nll else "")
-    setting = f" with {train.setting.name}" if train.setting else ""
-    stopped = f" Early stopping {train.stop_reason}." if train.stop_reason else ""
-    sweep = ""
-    if len(train.sweep) > 1:
-        rows = sweep_rows(train.sweep)
-        sweep = (f"\n\nSweep: {len(rows)} settings, each its own fine-tune run; the best dev score over every "
-                 f"setting and epoch wins, and only the winner is evaluated on test.\n\n"
-                 + markdown_table(list(rows[0]), [list(r.values()) for r in rows]))
-    return (f"## Training\n\nSelected epoch {train.best_epoch}{setting} by dev {train.selection_metric} "
-            f"({train.best_dev_metric:.4f}); its weights are the saved model.{stopped}{calibrated}{sweep}\n\n"
-            f"Epochs of the selected setting:\n\n{table}\n")
 
 
 def model_note(cfg: TrainConfig, train: TrainResult | None) -> str:

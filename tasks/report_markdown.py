@@ -1,4 +1,4 @@
-"""Markdown of the test metrics and the baseline comparison: rendered here only, for report.md and the UI alike.
+"""Markdown of training, the test metrics and the baseline comparison: rendered here only, for report.md and the UI.
 
 Nothing here computes a metric; it formats the records that tasks/report.py and tasks/comparison.py return.
 """
@@ -6,8 +6,12 @@ Nothing here computes a metric; it formats the records that tasks/report.py and 
 from __future__ import annotations
 
 from tasks.bootstrap import METRICS, Interval
+from tasks.evaluations import by_step, selected_name
 from tasks.markdown import markdown_table
 from tasks.metric_records import BaselineResult, Comparison, Metrics, TestMetrics
+from tasks.records import TrainResult
+from tasks.selection import sweep_rows
+from tasks.ui_artifacts import epoch_rows
 
 NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1"}
 
@@ -50,6 +54,32 @@ def test_section(metrics: TestMetrics) -> str:
 
 
 test_section.__test__ = False  # a renderer, not a pytest test
+
+
+def training_section(train: TrainResult) -> str:
+    # The same cells as the training-epochs artifact, so the UI and report.md show the same numbers.
+    cells = epoch_rows(train.epochs)
+    short = {"dev accuracy": "dev acc", "learning rate": "lr", "selected": ""}  # the columns' names, shorter
+    names = list(cells[0]) if cells else ["epoch", "train loss", "dev accuracy", "dev macro-F1", "learning rate",
+                                          "seconds", "texts/s", "selected"]
+    header = [short.get(name, name) for name in names]
+    rows = [[*list(row.values())[:-1], "**selected**" if row["selected"] else ""] for row in cells]
+    table = markdown_table(header, rows)
+    calibrated = (f" Temperature scaling on dev: T = {train.temperature:.3f}, dev NLL {train.dev_nll[0]:.4f} -> "
+                  f"{train.dev_nll[1]:.4f}." if train.dev_nll else "")
+    setting = f" with {train.setting.name}" if train.setting else ""
+    stopped = f" Early stopping {train.stop_reason}." if train.stop_reason else ""
+    sweep = ""
+    if len(train.sweep) > 1:
+        rows = sweep_rows(train.sweep)
+        sweep = (f"\n\nSweep: {len(rows)} settings, each its own fine-tune run; the best dev score over every "
+                 f"setting and evaluation wins, and only the winner is evaluated on test.\n\n"
+                 + markdown_table(list(rows[0]), [list(r.values()) for r in rows]))
+    steps = by_step(train.epochs)
+    listed = "Evaluations (every `--eval_steps` steps and the last)" if steps else "Epochs"
+    return (f"## Training\n\nSelected {selected_name(train.epochs, train.best_epoch, train.best_step)}{setting} by "
+            f"dev {train.selection_metric} ({train.best_dev_metric:.4f}); its weights are the saved model.{stopped}"
+            f"{calibrated}{sweep}\n\n{listed} of the selected setting:\n\n{table}\n")
 
 
 def verdict(metric: str, diff: Interval) -> str:

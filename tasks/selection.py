@@ -16,6 +16,7 @@ from tasks.batching import load_tokenized
 from tasks.calibration import fit_temperature, nll
 from tasks.config import TrainConfig
 from tasks.device import autocast_dtype, pick_device, token_budget
+from tasks.evaluations import selected_name
 from tasks.files import atomic_path, write_json
 from tasks.inference import predict_logits, softmax
 from tasks.logs import in_prefect_run, logger
@@ -29,14 +30,16 @@ def pick_winner(results: list[TrainResult]) -> int:
 
 
 def sweep_entries(results: list[TrainResult], winner: int) -> tuple[SweepEntry, ...]:
-    return tuple(SweepEntry(setting=r.setting, best_epoch=r.best_epoch, best_dev_metric=r.best_dev_metric,
-                            epochs_run=len(r.epochs), stop_reason=r.stop_reason, seconds=r.seconds, winner=i == winner)
+    return tuple(SweepEntry(setting=r.setting, best_epoch=r.best_epoch, best_step=r.best_step,
+                            best_dev_metric=r.best_dev_metric, epochs_run=max((e.epoch for e in r.epochs), default=0),
+                            stop_reason=r.stop_reason, seconds=r.seconds, winner=i == winner)
                  for i, r in enumerate(results))
 
 
 def sweep_rows(entries: tuple[SweepEntry, ...]) -> list[dict]:
     return [{"learning rate": f"{e.setting.learning_rate:g}", "batch size": e.setting.batch_size,
-             "best epoch": e.best_epoch, "dev metric": round(e.best_dev_metric, 4), "epochs run": e.epochs_run,
+             "best epoch": e.best_epoch, "best step": e.best_step, "dev metric": round(e.best_dev_metric, 4),
+             "epochs run": e.epochs_run,
              "train seconds": round(e.seconds, 1), "early stop": e.stop_reason or "",
              "winner": "yes" if e.winner else ""}
             for e in entries]
@@ -54,8 +57,9 @@ def select_model(results: list[TrainResult], dev: TokenizedSplit, cfg: TrainConf
     if in_prefect_run():
         create_table_artifact(key="training-sweep", table=sweep_rows(entries),
                               description=f"Every setting's best dev {cfg.selection_metric}; the winner goes to test")
-    log.info("selected %s, epoch %d, by dev %s = %.4f (%d setting(s))", best.setting.name, best.best_epoch,
-             cfg.selection_metric, best.best_dev_metric, len(results))
+    log.info("selected %s, %s, by dev %s = %.4f (%d setting(s))", best.setting.name,
+             selected_name(best.epochs, best.best_epoch, best.best_step), cfg.selection_metric, best.best_dev_metric,
+             len(results))
     temperature, dev_nll = calibrate(run, dev, cfg) if cfg.calibrate else (1.0, None)
     return best.model_copy(update={"model_dir": run.model_dir, "temperature": temperature, "dev_nll": dev_nll,
                                    "sweep": entries})

@@ -1,34 +1,36 @@
-"""The training loop of one process: epochs, dev evaluation, best-epoch snapshot, checkpoint, early stop.
+"""The training loop of one process: epochs of optimizer steps, with evaluations, checkpoints and progress.
 
 Plain PyTorch, no Prefect: the fine-tune task runs it in-process, and under torchrun every rank runs it
 (``tasks/ddp_worker.py``). Only rank 0 evaluates dev and writes files; the others learn its decision
-to stop through a broadcast, so no rank waits for a step the others will not take.
+to stop through a broadcast, so no rank waits for a step the others will not take. Evaluations and
+checkpoints are kept by ``tasks/train_book.py``, in-epoch progress by ``tasks/train_progress.py``.
+
+A checkpoint can fall inside an epoch, and a resumed run goes on at the exact next batch: an epoch's batch
+order comes from (seed, epoch) alone, and dropout is seeded afresh before every optimizer step from
+(seed, epoch, batch, rank), so no RNG state has to travel and a resumed run ends with the same weights.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
-from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from tasks.batching import length_grouped_batches, load_tokenized
-from tasks.checkpoint import load_state, save_state
+from tasks.checkpoint import load_state
+from tasks.collectives import Ranks
 from tasks.config import Setting, TrainConfig
-from tasks.device import autocast_dtype, token_budget
-from tasks.early_stop import stop_decision
-from tasks.inference import predict_logits
+from tasks.device import autocast_dtype
+from tasks.evaluations import eval_due
 from tasks.memory import DeviceOutOfMemory, record_out_of_memory
-from tasks.metrics import classification_metrics
-from tasks.model import new_classifier, pretrained_encoder, save_classifier, scratch_encoder, weights_digest
-from tasks.records import EpochRecord, LabelSet, ModelSource, Record, TokenizerRecord
+from tasks.model import new_classifier, pretrained_encoder, scratch_encoder
+from tasks.records import LabelSet, ModelSource, Record, TokenizerRecord
 from tasks.tokenizer import load_tokenizer
-from tasks.train_steps import param_groups, seed_everything, train_epoch
+from tasks.train_book import TrainBook
+from tasks.train_progress import PROGRESS_SECONDS, EpochTicker
+from tasks.train_steps import dropout_seed, optimizer_step, param_groups, rank_slices, seed_everything
 
 
 class TrainJob(Record):
@@ -43,16 +45,7 @@ class TrainJob(Record):
     setting: Setting
     folder: Path  # checkpoints/<key>: last/ (resume state), best/ (the selected epoch), epochs.json
     micro_split: int = 1  # > 1 after an out-of-memory failure: smaller micro-batches, same global batch
-
-
-@dataclass(frozen=True)
-class Ranks:
-    rank: int = 0
-    world: int = 1
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
+    progress_seconds: float = PROGRESS_SECONDS  # fewest seconds between two in-epoch progress reports
 
 
 def build_model(source: ModelSource, tok: TokenizerRecord, labels: LabelSet, cfg: TrainConfig):
@@ -64,41 +57,17 @@ def build_model(source: ModelSource, tok: TokenizerRecord, labels: LabelSet, cfg
     return new_classifier(encoder, labels), tokenizer
 
 
-def epoch_score(cfg: TrainConfig, epoch: EpochRecord) -> float:
-    return epoch.dev_accuracy if cfg.selection_metric == "accuracy" else epoch.dev_macro_f1
-
-
-def should_stop(cfg: TrainConfig, epochs: list[EpochRecord]) -> str | None:
-    scores = [epoch_score(cfg, e) for e in epochs]
-    return stop_decision(scores, cfg.early_stopping_patience, cfg.early_stopping_threshold)
-
-
-def _sum_over_ranks(value: float, ranks: Ranks, device: torch.device) -> float:
-    if ranks.world == 1:
-        return value
-    tensor = torch.tensor([value], dtype=torch.float64, device=device)
-    dist.all_reduce(tensor)
-    return float(tensor.item())
-
-
-def _rank0_says(value: bool, ranks: Ranks, device: torch.device) -> bool:
-    """Rank 0's ``value`` on every rank (only rank 0 evaluates dev and decides to stop)."""
-    if ranks.world == 1:
-        return value
-    tensor = torch.tensor([float(value)], device=device)
-    dist.broadcast(tensor, 0)
-    return bool(tensor.item())
-
-
-def run_training(job: TrainJob, ranks: Ranks, device: torch.device, log=print, on_epoch=None) -> None:
-    """Train ``job`` to its last epoch or early stop; rank 0 calls ``on_epoch(record)`` after each epoch."""
+def run_training(job: TrainJob, ranks: Ranks, device: torch.device, log=print, on_epoch=None,
+                 on_progress=None) -> None:
+    """Train ``job`` to its last step or early stop. Rank 0 calls ``on_epoch(record)`` after each evaluation
+    and ``on_progress(TrainProgress)`` every few percent of an epoch (at most every ``job.progress_seconds``)."""
     try:
-        _train(job, ranks, device, log, on_epoch)
+        _train(job, ranks, device, log, on_epoch, on_progress)
     except torch.OutOfMemoryError as exc:
         raise DeviceOutOfMemory(record_out_of_memory(job.folder, job.micro_split, exc)) from exc
 
 
-def _train(job: TrainJob, ranks: Ranks, device: torch.device, log, on_epoch) -> None:
+def _train(job: TrainJob, ranks: Ranks, device: torch.device, log, on_epoch, on_progress) -> None:
     cfg, setting = job.cfg, job.setting
     dtype = autocast_dtype(device, cfg.precision)
     seed_everything(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
@@ -116,55 +85,46 @@ def _train(job: TrainJob, ranks: Ranks, device: torch.device, log, on_epoch) -> 
     # The schedule counts optimizer steps (global batches), not micro-batches.
     scheduler = get_linear_schedule_with_warmup(optimizer, int(total_steps * cfg.warmup_proportion), total_steps)
     resumed = load_state(job.folder, model, optimizer, scheduler) if cfg.resume else None
-    epochs = resumed.epochs if resumed else []
-    best, best_epoch = (resumed.best, resumed.best_epoch) if resumed else (-1.0, 0)
+    book = TrainBook(job, ranks, device, dtype, (model, tokenizer, optimizer, scheduler), dev_data, steps_per_epoch,
+                     resumed, log, on_epoch)
+    start_epoch, first = divmod(book.step, steps_per_epoch)
     if ranks.main:
         log(f"training {sum(p.numel() for p in model.parameters()):,} parameters on {device} ({dtype or 'fp32'}), "
             f"{ranks.world} process(es), {cfg.num_train_epochs} epochs x {steps_per_epoch} steps, global batch "
             f"{rows_per_step}, {setting.name}")
-        if resumed:
-            log(f"resuming from {job.folder} after epoch {resumed.epoch} of {cfg.num_train_epochs}")
+        if resumed and first:
+            log(f"resuming from {job.folder} at step {book.step:,} of {total_steps:,}: epoch {start_epoch + 1}, "
+                f"batch {first + 1:,} of {steps_per_epoch:,}")
+        elif resumed:
+            log(f"resuming from {job.folder} after epoch {start_epoch} of {cfg.num_train_epochs}")
     wrapped = model
     if ranks.world > 1:
         ids = [device.index] if device.type == "cuda" else None
         wrapped = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
     micro_steps = cfg.gradient_accumulation_steps * job.micro_split
-    stop = should_stop(cfg, epochs)
-    for epoch in range(len(epochs) + 1, cfg.num_train_epochs + 1):
+    stop = book.stop_reason
+    for epoch in range(start_epoch + 1, cfg.num_train_epochs + 1):
         if stop:
             break
-        # Dropout draws fresh masks per epoch and rank, and a resumed run draws the same ones again.
-        torch.manual_seed(cfg.seed * 1_000_003 + epoch * 1009 + ranks.rank)
-        started = time.perf_counter()
         batches = length_grouped_batches(train_data.lengths, rows_per_step, np.random.default_rng([cfg.seed, epoch]))
-        desc = f"epoch {epoch}/{cfg.num_train_epochs}"
-        bar = tqdm(total=len(batches), desc=desc, leave=False, mininterval=2.0, disable=None if ranks.main else True)
-        loss = train_epoch(wrapped, train_data, batches, optimizer, scheduler, cfg.max_grad_norm,
-                           tokenizer.pad_token_id, device, dtype, ranks.world, ranks.rank, micro_steps,
-                           progress=bar.update)
-        bar.close()
-        loss = _sum_over_ranks(loss, ranks, device) / len(train_data)
-        seconds = time.perf_counter() - started
-        if ranks.main:
-            logits = predict_logits(model, dev_data, cfg.eval_batch_size, tokenizer.pad_token_id, device, dtype,
-                                    token_budget(device, dtype))
-            metrics = classification_metrics(dev_data.labels, logits.argmax(axis=1), job.labels.names)
-            record = EpochRecord(
-                epoch=epoch, train_loss=loss, dev_accuracy=metrics["accuracy"], dev_macro_f1=metrics["macro"]["f1"],
-                learning_rate=scheduler.get_last_lr()[0], seconds=seconds,
-                texts_per_second=len(train_data) / seconds, weights_digest=weights_digest(model),
-            )
-            score = epoch_score(cfg, record)
-            if score > best:  # strictly better: on a tie the earlier, less trained epoch stays
-                best, best_epoch = score, epoch
-                save_classifier(model, tokenizer, job.labels, job.folder / "best",
-                                job.source.seq_length(cfg.max_seq_length))
-            epochs = [e.model_copy(update={"selected": e.epoch == best_epoch}) for e in [*epochs, record]]
-            save_state(job.folder, model, optimizer, scheduler, epoch, best, best_epoch, epochs)  # after "best"
-            stop = should_stop(cfg, epochs)
-            log(f"{desc} ({setting.name}): loss {loss:.4f}, dev accuracy {record.dev_accuracy:.4f}, dev macro-F1 "
-                f"{record.dev_macro_f1:.4f}, {record.texts_per_second:.0f} texts/s"
-                + (" (best so far, saved)" if best_epoch == epoch else ""))
-            if on_epoch is not None:
-                on_epoch(record)
-        stop = _rank0_says(bool(stop), ranks, device)
+        ticker = EpochTicker(epoch, cfg.num_train_epochs, first, len(batches), total_steps, ranks.main, log,
+                             on_progress, job.progress_seconds)
+        wrapped.train()
+        for batch in range(first, len(batches)):
+            rows = batches[batch]
+            # Fresh dropout masks per step and rank, and a run resumed at this batch draws the same ones again.
+            torch.manual_seed(dropout_seed(cfg.seed, epoch, batch, ranks.rank))
+            slices = rank_slices(rows, ranks.world, ranks.rank, micro_steps)
+            loss = optimizer_step(wrapped, train_data, rows, slices, ranks.world, optimizer, scheduler,
+                                  cfg.max_grad_norm, tokenizer.pad_token_id, device, dtype)
+            book.add(loss, len(rows))
+            ticker.update(batch + 1, book.step, len(rows), sum(len(s) for s in slices), loss)
+            if eval_due(cfg, book.step, total_steps, batch + 1 == len(batches)):
+                stop = book.evaluate(total_steps)
+                if stop:
+                    break
+                wrapped.train()  # evaluation left the model in eval mode (no dropout)
+            elif book.save_due(ticker.is_tick(batch + 1)):
+                book.checkpoint()
+        ticker.close()
+        first = 0

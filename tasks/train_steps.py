@@ -25,6 +25,11 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def dropout_seed(seed: int, epoch: int, batch: int, rank: int) -> int:
+    """The torch seed for one optimizer step of one rank: a run resumed at any batch draws the same masks."""
+    return int(np.random.SeedSequence([seed % 2**64, epoch, batch, rank]).generate_state(1, np.uint64)[0])
+
+
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     """No decay for biases and normalisation weights: every 0-d/1-d tensor, whatever the layer names."""
     decay, no_decay = [], []

@@ -19,9 +19,11 @@ from prefect.artifacts import (
 )
 from prefect.context import FlowRunContext, TaskRunContext
 
+from tasks.evaluations import by_step, selected_name
 from tasks.logs import in_prefect_run
 from tasks.plot_images import ARTIFACT_IMAGE_BUDGET, images_markdown
 from tasks.records import EpochRecord, Predictions, Promotion, RunDir, TrainResult
+from tasks.train_progress import TrainProgress
 
 EPOCHS_KEY = "training-epochs"
 TEST_KEY = "test-report"
@@ -55,17 +57,30 @@ def report_progress(fraction: float, description: str, key: str | None = None) -
     update_progress_artifact(bar, percent, description=description)
 
 
-def epoch_progress(record: EpochRecord, total_epochs: int) -> None:
-    report_progress(record.epoch / total_epochs, f"Training: epoch {record.epoch} of {total_epochs} done, train "
-                    f"loss {record.train_loss:.4f}, dev accuracy {record.dev_accuracy:.4f}", TRAINING_PROGRESS_KEY)
+def epoch_progress(record: EpochRecord, total_epochs: int, total_steps: int = 0) -> None:
+    """After an evaluation: at an epoch's end, or (``total_steps`` given) at a step of ``--eval_steps``."""
+    scores = f"train loss {record.train_loss:.4f}, dev accuracy {record.dev_accuracy:.4f}"
+    if total_steps:
+        report_progress(record.step / total_steps, f"Training: step {record.step:,} of {total_steps:,} (epoch "
+                        f"{record.epoch} of {total_epochs}) evaluated, {scores}", TRAINING_PROGRESS_KEY)
+    else:
+        report_progress(record.epoch / total_epochs, f"Training: epoch {record.epoch} of {total_epochs} done, "
+                        f"{scores}", TRAINING_PROGRESS_KEY)
+
+
+def step_progress(progress: TrainProgress, setting: str) -> None:
+    """Inside an epoch: the same bar, moved on with the step, the pace and the time left."""
+    report_progress(progress.fraction, f"Training ({setting}): {progress.line()}", TRAINING_PROGRESS_KEY)
 
 
 def epoch_rows(epochs: Sequence[EpochRecord]) -> list[dict]:
-    """The rows of the training-epochs table, rounded as in report.md so both show the same numbers."""
-    return [{"epoch": e.epoch, "train loss": f"{e.train_loss:.4f}", "dev accuracy": f"{e.dev_accuracy:.4f}",
-             "dev macro-F1": f"{e.dev_macro_f1:.4f}", "learning rate": f"{e.learning_rate:.2e}",
-             "seconds": f"{e.seconds:.1f}", "texts/s": f"{e.texts_per_second:.0f}",
-             "selected": "selected" if e.selected else ""} for e in epochs]
+    """The rows of the training-epochs table, rounded as in report.md so both show the same numbers; with
+    evaluations by step (``--eval_steps``), each row is one evaluation and starts with its step."""
+    steps = by_step(epochs)
+    return [{**({"step": e.step} if steps else {}), "epoch": e.epoch, "train loss": f"{e.train_loss:.4f}",
+             "dev accuracy": f"{e.dev_accuracy:.4f}", "dev macro-F1": f"{e.dev_macro_f1:.4f}",
+             "learning rate": f"{e.learning_rate:.2e}", "seconds": f"{e.seconds:.1f}",
+             "texts/s": f"{e.texts_per_second:.0f}", "selected": "selected" if e.selected else ""} for e in epochs]
 
 
 def plots_note(test_markdown: str, plots: Sequence[Path]) -> str:
@@ -86,7 +101,8 @@ def outputs_markdown(run: RunDir, train: TrainResult | None, predictions: Predic
     # A list, not a table: long absolute paths wrap instead of being cut off at the table's edge.
     items = [f"- **run directory**: `{run.path}`", f"- **report**: `{run.file('report.md')}`"]
     if train is not None:
-        items.append(f"- **model** (epoch {train.best_epoch}, dev {train.selection_metric} "
+        items.append(f"- **model** ({selected_name(train.epochs, train.best_epoch, train.best_step)}, dev "
+                     f"{train.selection_metric} "
                      f"{train.best_dev_metric:.4f}): `{train.model_dir}`")
     if predictions is not None:
         items.append(f"- **test predictions** ({predictions.rows} rows, model digest "
@@ -104,8 +120,10 @@ def publish_run(run: RunDir, train: TrainResult | None, test_markdown: str | Non
     if not in_prefect_run():
         return
     if train is not None:
+        per = "evaluation (by step)" if by_step(train.epochs) else "epoch"
         create_table_artifact(key=EPOCHS_KEY, table=epoch_rows(train.epochs), description=(
-            f"Per epoch of run `{run.path.name}`; epoch {train.best_epoch} selected by dev {train.selection_metric}"))
+            f"Per {per} of run `{run.path.name}`; {selected_name(train.epochs, train.best_epoch, train.best_step)} "
+            f"selected by dev {train.selection_metric}"))
     if test_markdown is not None:
         create_markdown_artifact(key=TEST_KEY, markdown=f"{test_markdown}{plots_note(test_markdown, plots)}",
                                  description=f"Test metrics of run `{run.path.name}`")

@@ -1,4 +1,4 @@
-"""Task-level helpers: validate one file, tokenize as the training flow wires it, save a tiny classifier."""
+"""Task-level helpers: validate a file, tokenize as the flow does, a tiny training job, a tiny classifier."""
 
 from __future__ import annotations
 
@@ -6,12 +6,16 @@ from pathlib import Path
 
 import torch
 
+from tasks.checkpoint import checkpoint_dir
 from tasks.config import ScratchModel, TrainConfig
 from tasks.model import new_classifier, save_classifier, scratch_encoder
-from tasks.records import DataSummary, LabelSet, ModelSource, SplitData, TokenizedSplit, TokenizerRecord
+from tasks.records import DataSummary, LabelSet, ModelSource, RunDir, SplitData, TokenizedSplit, TokenizerRecord
 from tasks.tokenize_cache import tokenize_split
 from tasks.tokenizer import prepare_tokenizer, train_wordpiece
-from tasks.validate import validate_file
+from tasks.train_loop import TrainJob
+from tasks.validate import validate_file, validate_splits
+
+TINY = ScratchModel(hidden_size=64, num_hidden_layers=1, num_attention_heads=2, vocab_size=120)
 
 
 def validated(path: Path, name: str = "train", labels: LabelSet | None = None) -> SplitData:
@@ -39,3 +43,21 @@ def save_tiny_classifier(folder: Path, labels: LabelSet, texts: list[str], seed:
     shape = ScratchModel(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, vocab_size=120)
     model = new_classifier(scratch_encoder(shape, tokenizer, 64), labels).eval()
     return save_classifier(model, tokenizer, labels, folder, max_seq_length=64)
+
+
+def tiny_train_job(work: Path, paths: dict[str, Path], progress_seconds: float = 0.0, **overrides) -> TrainJob:
+    """A fine-tune job as the fine-tune task builds it: tiny scratch model, data validated and tokenized under
+    ``work/data``, checkpoints under ``work/<output_dir>`` (default ``artifacts``)."""
+    settings = {"train_file": paths["train"], "dev_file": paths["dev"], "test_file": paths["test"], "scratch": TINY,
+                "num_train_epochs": 2, "batch_size": 16, "learning_rate": 3e-3, "max_seq_length": 32,
+                "data_dir": work / "data", "output_dir": work / "artifacts"}
+    cfg = TrainConfig(**(settings | overrides)).resolved()
+    run = RunDir(path=cfg.output_dir / "run")
+    run.path.mkdir(parents=True, exist_ok=True)
+    data = validate_splits.fn(paths, "news", "label", 0.0, run)
+    source = ModelSource(name_or_path=None)
+    tok, tokenized = tokenize_all(data, cfg, source)
+    setting = cfg.settings()[0]
+    folder = checkpoint_dir(cfg, setting, tokenized["train"], tokenized["dev"], tok, source, data.labels)
+    return TrainJob(train=tokenized["train"].parquet, dev=tokenized["dev"].parquet, source=source, tok=tok,
+                    labels=data.labels, cfg=cfg, setting=setting, folder=folder, progress_seconds=progress_seconds)

@@ -62,7 +62,7 @@ def test_the_checkpoint_key_follows_the_global_batch_not_the_number_of_ranks(tmp
 
 
 def test_a_rank_that_raises_fails_the_task_within_seconds_with_its_message(tmp_path, binary_data, monkeypatch):
-    # Rank 1 alone fails, at its first epoch; rank 0 goes on and would wait for it in the all-reduce.
+    # Rank 1 alone fails, at its first step; rank 0 goes on and would wait for it in the all-reduce.
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(
@@ -71,7 +71,7 @@ def test_a_rank_that_raises_fails_the_task_within_seconds_with_its_message(tmp_p
         "    import tasks.train_loop as loop\n"
         "    def boom(*args, **kwargs):\n"
         "        raise ValueError('rank one cannot go on')\n"
-        "    loop.train_epoch = boom\n")
+        "    loop.optimizer_step = boom\n")
     monkeypatch.setenv("PYTHONPATH", str(hook))
     job = tiny_job(tmp_path, binary_data, nproc_per_node=2, batch_size=[8], dist_timeout_seconds=600)
     started = time.monotonic()

@@ -53,9 +53,9 @@ def test_early_stopping_ends_training_where_the_dev_curve_says(prefect_server, b
 
 def test_out_of_memory_is_retried_with_half_the_micro_batch_and_the_same_global_batch(prefect_server, tmp_path,
                                                                                       monkeypatch):
-    import tasks.train_steps as steps
+    import tasks.train_loop as loop
 
-    real = steps.optimizer_step
+    real = loop.optimizer_step
     seen = []
 
     def small_memory(model, data, rows, slices, *args, **kwargs):
@@ -64,7 +64,7 @@ def test_out_of_memory_is_retried_with_half_the_micro_batch_and_the_same_global_
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
         return real(model, data, rows, slices, *args, **kwargs)
 
-    monkeypatch.setattr(steps, "optimizer_step", small_memory)
+    monkeypatch.setattr(loop, "optimizer_step", small_memory)
     monkeypatch.setattr("flows.train_flow.train_model.retry_delay_seconds", 0)
     paths = write_learnable(tmp_path / "d", [0, 1])
     run = Path(train_flow(tiny_config(tmp_path, paths, num_train_epochs=2, no_baseline=True))).parent

@@ -4,8 +4,9 @@ import pytest
 import torch
 from transformers import get_linear_schedule_with_warmup
 
-from tasks.checkpoint import CheckpointError, load_state, read_progress, save_state
-from tasks.records import EpochRecord
+from tasks.checkpoint import CheckpointError, Position, checkpoint_dir, load_state, read_progress, save_state
+from tasks.config import TrainConfig
+from tasks.records import EpochRecord, LabelSet, ModelSource, TokenizedSplit, TokenizerRecord
 
 
 def trained_pieces(seed: int):
@@ -36,7 +37,7 @@ def test_state_round_trips_weights_optimizer_and_scheduler(tmp_path):
     state, fresh_state = optimizer.state_dict()["state"], fresh_opt.state_dict()["state"]
     torch.testing.assert_close(fresh_state[0]["exp_avg"], state[0]["exp_avg"])
     assert fresh_sched.get_last_lr() == scheduler.get_last_lr()
-    # No RNG state travels: every epoch seeds itself from (seed, epoch, rank) (tasks/train_loop.py).
+    # No RNG state travels: every step seeds dropout from (seed, epoch, batch, rank) (tasks/train_loop.py).
 
 
 def test_no_checkpoint_means_start_from_scratch(tmp_path):
@@ -66,3 +67,23 @@ def test_progress_is_read_without_loading_weights(tmp_path):
     save_state(tmp_path, *trained_pieces(0), 2, 0.9, 1, [RECORD, RECORD.model_copy(update={"epoch": 2})])
     progress = read_progress(tmp_path)
     assert (progress.epoch, progress.best_epoch, [e.epoch for e in progress.epochs]) == (2, 1, [1, 2])
+
+
+def test_a_mid_epoch_position_round_trips_with_the_state(tmp_path):
+    position = Position(step=37, best_step=30, loss=12.345678901234567, rows=112, seconds=3.5)
+    save_state(tmp_path, *trained_pieces(0), 1, 0.9, 1, [RECORD], position)
+    assert read_progress(tmp_path).position == position
+    save_state(tmp_path, *trained_pieces(0), 1, 0.9, 1, [RECORD])  # pre-training saves no position
+    assert read_progress(tmp_path).position is None
+
+
+def test_the_key_ignores_when_checkpoints_are_written_but_not_when_dev_is_evaluated(tmp_path):
+    def key(**options):
+        cfg = TrainConfig(output_dir=tmp_path, **options).resolved()
+        split = TokenizedSplit(split="train", parquet=tmp_path / "t.parquet", cache_key="k", cache_hit=False, rows=1)
+        tok = TokenizerRecord(path="t", fingerprint="f", trained_here=True)
+        labels = LabelSet(names=("0", "1"), kind="int")
+        return checkpoint_dir(cfg, cfg.settings()[0], split, split, tok, ModelSource(name_or_path=None), labels)
+
+    assert key() == key(save_steps=50) == key(save_minutes=0) == key(save_minutes=1.5)
+    assert key() != key(eval_steps=100)  # it changes which weights are selected

@@ -19,3 +19,10 @@ def test_benchmark_runs_and_prints_its_ratio(argv):
     out = subprocess.run([sys.executable, "-m", *argv], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "ratio ours/seed" in out.stdout
+
+
+def test_scale_benchmark_measures_each_stage_in_its_own_process(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "bench.scale_bench", "--rows", "3000", "--stages", "validate",
+                          "--work", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "ratio ours/seed" in out.stdout and "ours: validate" in out.stdout and "GiB peak" in out.stdout

@@ -90,10 +90,14 @@ def iter_batches(path: Path, columns: list[str], excluded: Iterable[int] = (),
     """The kept rows of ``path`` in file order, ``batch_rows`` at a time, less the lines in ``excluded``."""
     drop = excluded_set(excluded)
     wanted = columns if drop is None or "line" in columns else [*columns, "line"]
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=wanted):
-        kept = _without(batch, drop)
-        if kept.num_rows:
-            yield kept.select(columns)
+    # A row group at a time, by hand: ParquetFile.iter_batches held on to what it had read (1.3 GB for the
+    # text column of 10M rows), reading row groups one by one stays at one group (~0.2 GB all told).
+    source = pq.ParquetFile(path, pre_buffer=False)
+    for group in range(source.num_row_groups):
+        for batch in source.read_row_group(group, columns=wanted).to_batches(max_chunksize=batch_rows):
+            kept = _without(batch, drop)
+            if kept.num_rows:
+                yield kept.select(columns)
 
 
 def read_columns(path: Path, columns: list[str], excluded: Iterable[int] = ()) -> pa.Table:

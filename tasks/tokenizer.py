@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from prefect import task
@@ -83,6 +83,14 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenize
     )
 
 
+def every_nth(batches: Iterable[list[str]], step: int) -> Iterator[str]:
+    """Rows 0, step, 2 step, ... of the whole stream, whatever the batch boundaries."""
+    seen = 0
+    for batch in batches:
+        yield from batch[(-seen) % step :: step]
+        seen += len(batch)
+
+
 @task(name="prepare tokenizer")
 def prepare_tokenizer(
     checkpoint: str | None, local_files_only: bool, train: SplitData, text_field: str, label_field: str,
@@ -100,8 +108,7 @@ def prepare_tokenizer(
     else:
         # Only rows that passed validation (a rejected row's text should not shape the vocabulary), streamed
         # from the rows file: word counts are all that is held.
-        texts = (text for batch in texts_of(train.rows_file, batch_rows=1024 * step) for text in batch[::step])
-        tokenizer = train_wordpiece(texts, vocab_size)
+        tokenizer = train_wordpiece(every_nth(texts_of(train.rows_file), step), vocab_size)
         with atomic_path(folder) as tmp:
             tokenizer.save_pretrained(tmp)
         logger().info("trained a WordPiece vocabulary of %d tokens on %s training texts -> %s", len(tokenizer),

@@ -160,3 +160,12 @@ def test_a_long_training_file_is_counted_on_an_even_sample_of_its_rows(tmp_path:
     assert "明" not in vocab and "价" not in vocab  # texts 2 and 5 were not counted
     whole = prepare_tokenizer.fn(None, True, train, "news", "label", 500, tmp_path / "cache")
     assert whole.path != sampled.path and "明" in load_tokenizer(whole.path).get_vocab()
+
+
+def test_every_nth_row_of_the_stream_whatever_the_batches():
+    from tasks.tokenizer import every_nth
+
+    rows = [str(i) for i in range(23)]
+    for cut in (1, 4, 5, 7, 23):
+        batches = [rows[i:i + cut] for i in range(0, len(rows), cut)]
+        assert list(every_nth(batches, 5)) == rows[::5]

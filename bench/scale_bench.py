@@ -83,18 +83,20 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--before", type=Path, help="another checkout of this project to compare with")
     parser.add_argument("--work", type=Path, default=Path("/tmp/scale-bench"))
-    parser.add_argument("--stages", nargs="+", default=["validate", "tokenizer", "tokenize", "baseline"])
+    parser.add_argument("--stages", nargs="+", default=["validate", "tokenizer", "tokenize", "baseline"],
+                        help="later stages read what validate left in --work: they may run alone after it")
+    parser.add_argument("--no_seed", action="store_true", help="skip the seed's loader (already measured)")
     args = parser.parse_args()
     print(machine())
     for rows in args.rows:
         data = data_for(rows, args.work / "data")
         size = sum(p.stat().st_size for p in data.glob("*.jsonl")) / 2**20
         print(f"\n{rows:,} training rows ({size:,.0f} MB of JSONL with dev and test)")
-        seed = run_stage("seed_load", REPO, data, args.work / "seed")
-        print(line("seed's loader (baseline)", seed))
+        seed = {"error": "skipped"} if args.no_seed else run_stage("seed_load", REPO, data, args.work / "seed")
+        print(line("seed's loader (baseline)", seed), flush=True)
         ours = stages_of(REPO, data, args.work / f"ours-{rows}", args.stages)
         for stage, r in ours.items():
-            print(line(f"ours: {stage}", r))
+            print(line(f"ours: {stage}", r), flush=True)
         if "error" not in seed and "error" not in ours.get("validate", {"error": 1}):
             v = ours["validate"]
             print(f"  ratio ours/seed: validation {(v['rows'] / v['seconds']) / (seed['rows'] / seed['seconds']):.2f}x "

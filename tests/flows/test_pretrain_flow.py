@@ -2,7 +2,6 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from flows.train_flow import train_flow
 from tasks.config import MlmSettings, PretrainConfig
 from tasks.files import read_json
 from tests.flows.test_train_flow import tiny_config
+from tests.kill import kill_tree
 from tests.prefect_ui import run_view
 from tests.tasks.test_pretrain import learnable_corpus, tiny_pretrain_config
 
@@ -30,6 +30,17 @@ def command(corpus: Path, out: Path, data_dir: Path) -> list[str]:
             "--device", "cpu", "--output_dir", str(out), "--data_dir", str(data_dir)]
 
 
+HOLD_AFTER_EPOCH_ONE = """
+import time
+import tasks.mlm_loop as loop
+save_state = loop.save_state
+def save_then_hold(*args, **kwargs):
+    save_state(*args, **kwargs)
+    time.sleep(600)  # the epoch-1 checkpoint is on disk: wait here for the SIGKILL
+loop.save_state = save_then_hold
+"""
+
+
 def epochs_saved(out: Path) -> int:
     metas = list(out.glob("pretrained/*/last/meta.json"))
     return read_json(metas[0])["epoch"] if metas else 0
@@ -39,14 +50,21 @@ def test_sigkill_during_epoch_two_then_rerun_resumes_and_ends_with_the_uninterru
     corpus = learnable_corpus(tmp_path / "corpus.txt", n=1500)
     env = os.environ | {"PREFECT_API_URL": prefect_server, "PREFECT_LOGGING_LEVEL": "INFO"}
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(command(corpus, killed, tmp_path / "data"), cwd=REPO, env=env,
+    # The child holds still right after its epoch-1 checkpoint and is killed there: on a busy machine a tiny
+    # model's epoch 2 can end before a polling test notices epoch 1, so the kill must not race it.
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    (hold / "sitecustomize.py").write_text(HOLD_AFTER_EPOCH_ONE, encoding="utf-8")
+    held = env | {"PYTHONPATH": os.pathsep.join(filter(None, [str(hold), str(REPO), env.get("PYTHONPATH")]))}
+    proc = subprocess.Popen(command(corpus, killed, tmp_path / "data"), cwd=REPO, env=held,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while epochs_saved(killed) < 1:
-        assert proc.poll() is None and time.monotonic() < deadline, "pre-training ended before epoch 2 was killed"
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    try:
+        deadline = time.monotonic() + 300
+        while epochs_saved(killed) < 1:
+            assert proc.poll() is None and time.monotonic() < deadline, "pre-training ended before epoch 2 was killed"
+            time.sleep(0.05)
+    finally:
+        kill_tree(proc)
     assert epochs_saved(killed) == 1, "the kill must land during epoch 2"
     assert not list(killed.glob("pretrained/*/model"))
 

@@ -52,7 +52,13 @@ def tiny_train_job(work: Path, paths: dict[str, Path], progress_seconds: float =
                 "num_train_epochs": 2, "batch_size": 16, "learning_rate": 3e-3, "max_seq_length": 32,
                 "data_dir": work / "data", "output_dir": work / "artifacts"}
     cfg = TrainConfig(**(settings | overrides)).resolved()
-    run = RunDir(path=cfg.output_dir / "run")
+    return job_for(cfg, paths, cfg.output_dir / "run", progress_seconds=progress_seconds)
+
+
+def job_for(cfg: TrainConfig, paths: dict[str, Path], run_path: Path, **job) -> TrainJob:
+    """The first setting of ``cfg`` as the fine-tune task builds its job: data validated into ``run_path``,
+    tokenized, from scratch; ``job`` sets further TrainJob fields."""
+    run = RunDir(path=run_path)
     run.path.mkdir(parents=True, exist_ok=True)
     data = validate_splits.fn(paths, "news", "label", 0.0, run)
     source = ModelSource(name_or_path=None)
@@ -60,4 +66,4 @@ def tiny_train_job(work: Path, paths: dict[str, Path], progress_seconds: float =
     setting = cfg.settings()[0]
     folder = checkpoint_dir(cfg, setting, tokenized["train"], tokenized["dev"], tok, source, data.labels)
     return TrainJob(train=tokenized["train"].parquet, dev=tokenized["dev"].parquet, source=source, tok=tok,
-                    labels=data.labels, cfg=cfg, setting=setting, folder=folder, progress_seconds=progress_seconds)
+                    labels=data.labels, cfg=cfg, setting=setting, folder=folder, **job)

@@ -7,14 +7,11 @@ from pathlib import Path
 import pytest
 
 from flows.train_flow import train_flow
-from tasks.checkpoint import checkpoint_dir
 from tasks.files import read_json
 from tasks.launch import launch_torchrun
-from tasks.records import ModelSource, RunDir
 from tasks.train_loop import TrainJob
-from tasks.validate import validate_splits
 from tests.flows.test_train_flow import tiny_config
-from tests.pipeline import tokenize_all
+from tests.pipeline import job_for
 
 pytestmark = pytest.mark.slow
 
@@ -40,16 +37,7 @@ def test_two_processes_train_through_the_flow_and_write_everything_once(prefect_
 
 
 def tiny_job(tmp_path, paths, **overrides) -> TrainJob:
-    cfg = tiny_config(tmp_path, paths, **overrides).resolved()
-    run = RunDir(path=tmp_path / "run")
-    run.path.mkdir(parents=True, exist_ok=True)
-    data = validate_splits.fn(paths, "news", "label", 0.0, run)
-    source = ModelSource(name_or_path=None)
-    tok, tokenized = tokenize_all(data, cfg, source)
-    setting = cfg.settings()[0]
-    folder = checkpoint_dir(cfg, setting, tokenized["train"], tokenized["dev"], tok, source, data.labels)
-    return TrainJob(train=tokenized["train"].parquet, dev=tokenized["dev"].parquet, source=source, tok=tok,
-                    labels=data.labels, cfg=cfg, setting=setting, folder=folder)
+    return job_for(tiny_config(tmp_path, paths, **overrides).resolved(), paths, tmp_path / "run")
 
 
 def test_the_checkpoint_key_follows_the_global_batch_not_the_number_of_ranks(tmp_path, binary_data):

@@ -18,9 +18,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from bench.common import CHNSENTICORP, machine
-from tasks.baseline import C_GRID, sample_texts, split_labels, train_baseline
-from tasks.records import RunDir
-from tasks.validate import validate_splits
+from tasks.core.records import RunDir
+from tasks.data.validate import validate_splits
+from tasks.evaluation.baseline import C_GRID, sample_texts, split_labels, train_baseline
 
 
 def exact_vocabulary(data, seed: int) -> tuple[float, float]:

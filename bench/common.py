@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import torch
 
-from tasks.device import cpu_has_bf16
+from tasks.core.device import cpu_has_bf16
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

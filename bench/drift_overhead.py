@@ -19,16 +19,16 @@ import torch
 
 from bench.common import read_texts
 from bench.score_bench import build
-from tasks.batching import from_token_lists
-from tasks.config import ScoreConfig
-from tasks.drift_chart import drift_png
-from tasks.drift_compare import compare
-from tasks.drift_profile import build_profile
-from tasks.drift_stats import chunk_stats, empty_stats, merge_stats
-from tasks.inference import predict_logits, softmax
-from tasks.model import save_classifier
-from tasks.records import LabelSet
-from tasks.tokenize_cache import encode_with_cuts
+from tasks.core.config import ScoreConfig
+from tasks.core.records import LabelSet
+from tasks.drift.chart import drift_png
+from tasks.drift.compare import compare
+from tasks.drift.profile import build_profile
+from tasks.drift.stats import chunk_stats, empty_stats, merge_stats
+from tasks.tokens.batching import from_token_lists
+from tasks.tokens.cache import encode_with_cuts
+from tasks.training.inference import predict_logits, softmax
+from tasks.training.model import save_classifier
 
 
 def main() -> None:

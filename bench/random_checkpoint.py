@@ -15,7 +15,7 @@ import torch
 from transformers import AutoModel, BertConfig
 
 from bench.common import BERT_SHAPE
-from tasks.tokenizer import load_tokenizer
+from tasks.tokens.tokenizer import load_tokenizer
 
 
 def main() -> None:

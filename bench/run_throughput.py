@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from safetensors import safe_open
 
-from tasks.files import read_json
+from tasks.core.files import read_json
 
 
 def parameters(model_dir: Path) -> int:

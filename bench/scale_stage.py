@@ -19,13 +19,13 @@ STAGES = ("seed_load", "validate", "tokenizer", "tokenize", "baseline")
 
 
 def summary(work: Path):
-    from tasks.records import DataSummary
+    from tasks.core.records import DataSummary
 
     return DataSummary.model_validate_json((work / "run" / "validation.json").read_text(encoding="utf-8"))
 
 
 def run(stage: str, data: Path, work: Path) -> int:
-    from tasks.records import RunDir
+    from tasks.core.records import RunDir
 
     run_dir = RunDir(path=work / "run")
     paths = {split: data / f"{split}.jsonl" for split in ("train", "dev", "test")}
@@ -34,24 +34,24 @@ def run(stage: str, data: Path, work: Path) -> int:
 
         return len(FinData(str(paths["train"])))
     if stage == "validate":
-        from tasks.validate import validate_splits
+        from tasks.data.validate import validate_splits
 
         run_dir.path.mkdir(parents=True, exist_ok=True)
         return validate_splits.fn(paths, "news", "label", 0.01, run_dir).splits["train"].valid_rows
     data_summary = summary(work)
     train = data_summary.splits["train"]
     if stage == "baseline":
-        from tasks.baseline import train_baseline
+        from tasks.evaluation.baseline import train_baseline
 
         takes_cap = "max_rows" in inspect.signature(train_baseline.fn).parameters  # older versions fit every row
         train_baseline.fn(data_summary, "news", "label", 42, run_dir, *([100_000] if takes_cap else []))
         return train.valid_rows
-    from tasks.tokenizer import prepare_tokenizer
+    from tasks.tokens.tokenizer import prepare_tokenizer
 
     tok = prepare_tokenizer.fn(None, True, train, "news", "label", 8000, work / "cache")  # a cache hit after its stage
     if stage == "tokenizer":
         return train.valid_rows
-    from tasks.tokenize_cache import tokenize_split
+    from tasks.tokens.cache import tokenize_split
 
     return tokenize_split.fn(train, tok, "news", "label", data_summary.labels, 256, work / "cache").rows
 
@@ -61,9 +61,7 @@ def import_first(stage: str) -> None:
         sys.path.insert(0, sys.argv[4])
         import processor  # noqa: F401
     else:
-        import tasks.baseline
-        import tasks.tokenize_cache
-        import tasks.validate  # noqa: F401
+        import tasks.data.validate  # noqa: F401
 
 
 if __name__ == "__main__":

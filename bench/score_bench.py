@@ -18,11 +18,11 @@ import torch
 from transformers import AutoModel, BertConfig, BertForSequenceClassification, pipeline
 
 from bench.common import BERT_SHAPE, machine, read_texts, seed_args, seed_module
-from tasks.config import ScoreConfig
-from tasks.model import load_classifier, new_classifier, save_classifier
-from tasks.records import LabelSet
-from tasks.scoring import score_file
-from tasks.tokenizer import load_tokenizer
+from tasks.core.config import ScoreConfig
+from tasks.core.records import LabelSet
+from tasks.scoring.score import score_file
+from tasks.tokens.tokenizer import load_tokenizer
+from tasks.training.model import load_classifier, new_classifier, save_classifier
 
 SHAPES = {"small": {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024}}
 

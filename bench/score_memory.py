@@ -20,8 +20,8 @@ from bench.common import REPO, machine, read_texts
 CHILD = """
 import resource, sys, time
 from pathlib import Path
-from tasks.config import ScoreConfig
-from tasks.scoring import score_file
+from tasks.core.config import ScoreConfig
+from tasks.scoring.score import score_file
 source, model, out = map(Path, sys.argv[1:4])
 started = time.perf_counter()
 result = score_file.fn(source, model, ScoreConfig(output_dir=out, device="cpu"))
@@ -39,10 +39,10 @@ def write_rows(path: Path, n: int) -> None:
 def tiny_model(folder: Path) -> Path:
     import torch
 
-    from tasks.config import ScratchModel
-    from tasks.model import new_classifier, save_classifier, scratch_encoder
-    from tasks.records import LabelSet
-    from tasks.tokenizer import train_wordpiece
+    from tasks.core.config import ScratchModel
+    from tasks.core.records import LabelSet
+    from tasks.tokens.tokenizer import train_wordpiece
+    from tasks.training.model import new_classifier, save_classifier, scratch_encoder
 
     tokenizer = train_wordpiece([r["news"] for r in read_texts("train")], 4000)
     torch.manual_seed(0)

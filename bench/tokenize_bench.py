@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 from bench.common import BERT_SHAPE, CHNSENTICORP, machine, read_texts, seed_args, seed_module
-from tasks.records import LabelSet, TokenizerRecord
-from tasks.tokenize_cache import tokenize_split
-from tasks.tokenizer import fingerprint, load_tokenizer
-from tasks.validate import validate_file
+from tasks.core.records import LabelSet, TokenizerRecord
+from tasks.data.validate import validate_file
+from tasks.tokens.cache import tokenize_split
+from tasks.tokens.tokenizer import fingerprint, load_tokenizer
 
 
 def main() -> None:

@@ -21,15 +21,15 @@ import torch
 from transformers import AutoModel, BertConfig, get_scheduler
 
 from bench.common import BERT_SHAPE, machine, read_texts, seed_args, seed_module
-from tasks.batching import length_grouped_batches, load_tokenized
-from tasks.device import autocast_dtype
-from tasks.inference import predict_logits
-from tasks.model import new_classifier
-from tasks.records import LabelSet, TokenizerRecord
-from tasks.tokenize_cache import tokenize_split
-from tasks.tokenizer import fingerprint, load_tokenizer
-from tasks.train_steps import param_groups, train_epoch
-from tasks.validate import validate_file
+from tasks.core.device import autocast_dtype
+from tasks.core.records import LabelSet, TokenizerRecord
+from tasks.data.validate import validate_file
+from tasks.tokens.batching import length_grouped_batches, load_tokenized
+from tasks.tokens.cache import tokenize_split
+from tasks.tokens.tokenizer import fingerprint, load_tokenizer
+from tasks.training.inference import predict_logits
+from tasks.training.model import new_classifier
+from tasks.training.steps import param_groups, train_epoch
 
 SMALL = {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024}
 LABELS = LabelSet(names=("0", "1"), kind="int")

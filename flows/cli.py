@@ -84,7 +84,7 @@ def run_command(main: Callable[[list[str]], object], argv: list[str]) -> None:
 
     A traceback would only bury the message: a DataError names the file, line and fix itself.
     """
-    from tasks.jsonl import DataError
+    from tasks.core.errors import DataError
 
     try:
         main(argv)

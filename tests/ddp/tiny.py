@@ -4,8 +4,8 @@ import numpy as np
 import torch
 from transformers import BertConfig, BertModel
 
-from tasks.batching import TokenizedData, from_token_lists
-from tasks.model import EncoderClassifier
+from tasks.tokens.batching import TokenizedData, from_token_lists
+from tasks.training.model import EncoderClassifier
 
 
 def tiny_model(seed: int = 0) -> EncoderClassifier:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import parse_config
-from tasks.config import TrainConfig
+from tasks.core.config import TrainConfig
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_FLAGS = ["--train_file", "--dev_file", "--test_file", "--model_checkpoint", "--output_dir", "--max_seq_length",

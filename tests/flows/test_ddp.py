@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from flows.train_flow import train_flow
-from tasks.files import read_json
-from tasks.launch import launch_torchrun
-from tasks.train_loop import TrainJob
+from tasks.core.files import read_json
+from tasks.training.launch import launch_torchrun
+from tasks.training.loop import TrainJob
 from tests.flows.test_train_flow import tiny_config
 from tests.pipeline import job_for
 
@@ -56,7 +56,7 @@ def test_a_rank_that_raises_fails_the_task_within_seconds_with_its_message(tmp_p
     (hook / "sitecustomize.py").write_text(
         "import os\n"
         "if os.environ.get('RANK') == '1':\n"
-        "    import tasks.train_loop as loop\n"
+        "    import tasks.training.loop as loop\n"
         "    def boom(*args, **kwargs):\n"
         "        raise ValueError('rank one cannot go on')\n"
         "    loop.optimizer_step = boom\n")

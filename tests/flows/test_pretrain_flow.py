@@ -11,12 +11,12 @@ import pytest
 
 from flows.pretrain_flow import pretrain_flow
 from flows.train_flow import train_flow
-from tasks.config import MlmSettings
-from tasks.files import read_json
+from tasks.core.config import MlmSettings
+from tasks.core.files import read_json
 from tests.flows.test_train_flow import tiny_config
 from tests.kill import kill_tree
 from tests.prefect_ui import run_view
-from tests.tasks.test_pretrain import learnable_corpus, tiny_pretrain_config
+from tests.tasks.pretraining.test_pretrain import learnable_corpus, tiny_pretrain_config
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ def command(corpus: Path, out: Path, data_dir: Path) -> list[str]:
 
 HOLD_AFTER_EPOCH_ONE = """
 import time
-import tasks.mlm_loop as loop
+import tasks.pretraining.loop as loop
 save_state = loop.save_state
 def save_then_hold(*args, **kwargs):
     save_state(*args, **kwargs)
@@ -82,7 +82,7 @@ def test_sigkill_during_epoch_two_then_rerun_resumes_and_ends_with_the_uninterru
     assert [e["weights_digest"] for e in resumed["epochs"]] == [e["weights_digest"] for e in uninterrupted["epochs"]]
     weights = "model/model.safetensors"
     assert (resumed_dir / weights).read_bytes() == (clean_dir / weights).read_bytes()
-    # (A cache hit on the same command is tests/tasks/test_pretrain.py's.)
+    # (A cache hit on the same command is tests/tasks/pretraining/test_pretrain.py's.)
 
 
 def test_train_flow_chains_pre_training_and_reports_it(prefect_server, binary_data, tmp_path):

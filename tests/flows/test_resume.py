@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.files import read_json
+from tasks.core.files import read_json
 from tests.builders import write_learnable
 from tests.kill import hold_env, kill_tree, saved_step, wait_for_step
 

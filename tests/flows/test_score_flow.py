@@ -24,11 +24,11 @@ from prefect.client.schemas.filters import (
 from prefect.deployments import run_deployment
 
 from flows.score_flow import score_flow
-from tasks.config import ScoreConfig
-from tasks.files import read_json, write_json
-from tasks.jsonl import DataError
-from tasks.records import LabelSet
-from tasks.verify_output import verify_scored
+from tasks.core.config import ScoreConfig
+from tasks.core.errors import DataError
+from tasks.core.files import read_json, write_json
+from tasks.core.records import LabelSet
+from tasks.scoring.verify import verify_scored
 from tests.builders import learnable_rows, write_jsonl
 from tests.pipeline import save_tiny_classifier
 

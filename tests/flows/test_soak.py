@@ -1,7 +1,7 @@
 """Soak: 50 scoring flow runs against a real Prefect server, overlapping on the same files, some SIGKILLed mid-write.
 
 Afterwards every input has exactly one complete, verified output, no temporary file is left, and the server
-shows every killed run CRASHED (tasks/crash_detection.py) and no run still RUNNING.
+shows every killed run CRASHED (tasks/core/crash_detection.py) and no run still RUNNING.
 """
 
 import asyncio
@@ -20,10 +20,10 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from tasks.config import ScoreConfig
-from tasks.records import LabelSet
-from tasks.scoring import score_file
-from tasks.verify_output import verify_scored
+from tasks.core.config import ScoreConfig
+from tasks.core.records import LabelSet
+from tasks.scoring.score import score_file
+from tasks.scoring.verify import verify_scored
 from tests.builders import learnable_rows, write_jsonl
 from tests.pipeline import save_tiny_classifier
 from tests.servers import prefect_server

@@ -8,8 +8,8 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from flows.train_flow import train_flow
-from tasks.early_stop import stop_decision
-from tasks.files import read_json
+from tasks.core.files import read_json
+from tasks.training.early_stop import stop_decision
 from tests.builders import learnable_rows, write_jsonl, write_learnable
 from tests.flows.test_train_flow import tiny_config
 
@@ -53,7 +53,7 @@ def test_early_stopping_ends_training_where_the_dev_curve_says(prefect_server, b
 
 def test_out_of_memory_is_retried_with_half_the_micro_batch_and_the_same_global_batch(prefect_server, tmp_path,
                                                                                       monkeypatch):
-    import tasks.train_loop as loop
+    import tasks.training.loop as loop
 
     real = loop.optimizer_step
     seen = []

@@ -12,14 +12,14 @@ from prefect.client.orchestration import get_client
 from transformers import AutoModel, BertConfig
 
 from flows.train_flow import train_flow
-from tasks.batching import load_tokenized
-from tasks.config import ScratchModel, TrainConfig
-from tasks.device import pick_device
-from tasks.files import read_json
-from tasks.inference import predict_logits, softmax
-from tasks.jsonl import DataError
-from tasks.model import load_classifier
-from tasks.tokenizer import train_wordpiece
+from tasks.core.config import ScratchModel, TrainConfig
+from tasks.core.device import pick_device
+from tasks.core.errors import DataError
+from tasks.core.files import read_json
+from tasks.tokens.batching import load_tokenized
+from tasks.tokens.tokenizer import train_wordpiece
+from tasks.training.inference import predict_logits, softmax
+from tasks.training.model import load_classifier
 from tests.builders import learnable_rows, write_jsonl
 from tests.prefect_ui import run_view
 

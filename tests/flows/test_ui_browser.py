@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from tasks.files import read_json
-from tasks.fonts import PACKAGED_CJK_FONT
+from tasks.core.files import read_json
+from tasks.ui.fonts import PACKAGED_CJK_FONT
 from tests.builders import learnable_rows, write_jsonl, write_learnable
 from tests.flows.test_postgres_server import free_port, stop, wait_healthy
 from tests.prefect_ui import latest_artifact, run_view
@@ -137,7 +137,7 @@ def test_training_and_scoring_pages_show_the_tables_report_and_plots(server, tmp
             body = open_page(page, f"{ui}/runs/flow-run/{view.flow_run.id}", "Task Runs")
             assert f"train scratch-bert-1x64 on {dataset}" in body and "Completed" in body
             assert f"dataset:{dataset}" in body and "model:scratch-bert-1x64" in body
-            # The Logs tab: task logs reach the server through Prefect's run logger (tasks/logs.py).
+            # The Logs tab: task logs reach the server through Prefect's run logger (tasks/core/logs.py).
             assert f"train: {{'lines': {len(data['train'].read_text().splitlines())}," in body
             page.screenshot(path=shots / "flow-run.png")
 

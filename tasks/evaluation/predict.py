@@ -1,0 +1,81 @@
+"""The predict task: test-set predictions as JSONL, in input order, from the saved model alone.
+
+Texts and labels come from the validated rows file (the JSONL is not parsed again); the same
+predictions also go to a small Parquet of ids and probabilities that the report and the baseline
+comparison read, instead of parsing the JSONL back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from prefect import task
+
+from tasks.core.device import autocast_dtype, pick_device, token_budget
+from tasks.core.errors import DataError
+from tasks.core.files import atomic_path, write_jsonl
+from tasks.core.logs import logger
+from tasks.core.records import LabelSet, Predictions, SplitData, TokenizedSplit
+from tasks.data.row_store import iter_batches, label_ids
+from tasks.tokens.batching import load_tokenized
+from tasks.training.inference import predict_logits, softmax
+from tasks.training.model import load_classifier, model_digest
+
+
+def write_scores(target: Path, lines: np.ndarray, y_true: np.ndarray, probs: np.ndarray) -> Path:
+    """Per row: source line, true and predicted class id, every class's probability."""
+    table = pa.table({"line": pa.array(lines, pa.int32()), "label_id": pa.array(y_true, pa.int32()),
+                      "pred_id": pa.array(probs.argmax(axis=1), pa.int32()),
+                      "probs": pa.FixedSizeListArray.from_arrays(pa.array(probs.ravel(), pa.float64()),
+                                                                 probs.shape[1])})
+    with atomic_path(target) as tmp:
+        pq.write_table(table, tmp)
+    return target
+
+
+def read_scores(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(lines, true ids, predicted ids, probabilities) as written by ``write_scores``."""
+    table = pq.read_table(path)
+    probs = table.column("probs").combine_chunks()
+    width = probs.type.list_size
+    return (table.column("line").to_numpy(), table.column("label_id").to_numpy(), table.column("pred_id").to_numpy(),
+            probs.flatten().to_numpy().reshape(-1, width).astype(np.float64))
+
+
+@task(name="predict", task_run_name="predict {split.split}")
+def predict_split(
+    model_dir: Path, split: TokenizedSplit, rows: SplitData, text_field: str, label_field: str,
+    data_labels: LabelSet, batch_size: int, device: str, precision: str, out_path: Path,
+) -> Predictions:
+    """One output row per kept input row: text, label, ``pred_label``, ``pred_prob``, ``probs``."""
+    model, tokenizer, labels = load_classifier(model_dir)  # reload from disk: what the scoring flow will use
+    if labels != data_labels:
+        raise DataError(f"{model_dir} predicts labels {list(labels.names)} ({labels.kind}), but the training "
+                        f"file has {list(data_labels.names)} ({data_labels.kind}): use a model trained on them")
+    torch_device = pick_device(device)
+    model.to(torch_device)
+    data = load_tokenized(split.parquet)
+    dtype = autocast_dtype(torch_device, precision)
+    probs = softmax(predict_logits(model, data, batch_size, tokenizer.pad_token_id, torch_device, dtype,
+                                   token_budget(torch_device, dtype)))
+
+    def records():
+        done = 0
+        for batch in iter_batches(rows.rows_file, ["line", "text", "label"], rows.excluded_lines):
+            lines = batch.column("line").to_numpy()
+            if not np.array_equal(lines, data.lines[done:done + len(lines)]):
+                raise RuntimeError(f"{rows.rows_file} and {split.parquet} hold different rows near line {lines[0]}")
+            for text, label_id, p in zip(batch.column("text").to_pylist(), label_ids(batch.column("label"), labels),
+                                         probs[done:done + len(lines)], strict=True):
+                yield {text_field: text, label_field: labels.value_of(int(label_id))} | labels.prediction(p)
+            done += len(lines)
+
+    written = write_jsonl(out_path, records())
+    if written != len(data):
+        raise RuntimeError(f"{rows.rows_file}: wrote {written} predictions for {len(data)} tokenized rows")
+    scores = write_scores(out_path.with_suffix(".scores.parquet"), data.lines, data.labels, probs)
+    logger().info("wrote %d predictions to %s", written, out_path)
+    return Predictions(path=out_path, scores=scores, rows=written, model_digest=model_digest(model_dir))

@@ -1,0 +1,124 @@
+"""The report tasks: test metrics from the written predictions, and a readable ``report.md``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from prefect import task
+from pydantic import ConfigDict
+
+from tasks.core.config import TrainConfig
+from tasks.core.files import read_json, write_json, write_text
+from tasks.core.logs import logger
+from tasks.core.records import DataSummary, Predictions, Promotion, Record, RunDir, TokenizedSplit, TrainResult
+from tasks.data.validation_report import validation_section
+from tasks.evaluation.artifacts import publish_run
+from tasks.evaluation.bootstrap import metric_intervals
+from tasks.evaluation.calibration import ECE_BINS, expected_calibration_error, nll, rescale
+from tasks.evaluation.metric_records import BaselineResult, TestMetrics
+from tasks.evaluation.plots import PLOTS, confusion_matrix, reliability, training_curves
+from tasks.evaluation.predict import read_scores
+from tasks.evaluation.report_markdown import comparison_section, test_section, training_section
+from tasks.pretraining.records import PretrainResult
+from tasks.pretraining.report import pretrained_model_note, pretraining_section
+from tasks.training.metrics import classification_metrics
+from tasks.training.model import saved_temperature
+
+
+@task(name="test report")
+def report_test(predictions: Predictions, data: DataSummary, run: RunDir, model_dir: Path) -> TestMetrics:
+    """Metrics from the ids and probabilities written beside the predictions JSONL, from the same arrays.
+
+    When test texts also occur in train, the metrics are given again on the rows that do not: the
+    score a user can expect on new text.
+    """
+    labels = data.labels
+    lines, y_true, y_pred, probs = read_scores(predictions.scores)
+    metrics = classification_metrics(y_true, y_pred, labels.names)
+    metrics["intervals"] = metric_intervals(y_true, y_pred, len(labels.names))
+    temperature = saved_temperature(model_dir)
+    raw = rescale(probs, temperature)  # what the probabilities were before temperature scaling
+    metrics["calibration"] = {
+        "temperature": temperature, "ece_bins": ECE_BINS,
+        "ece_before": expected_calibration_error(raw, y_true), "ece_after": expected_calibration_error(probs, y_true),
+        "nll_before": nll(raw, y_true), "nll_after": nll(probs, y_true),
+    }
+    quality = data.quality.get("test")
+    if quality and quality.leaked_lines and not data.splits["test"].excluded_lines:
+        fresh = ~np.isin(lines, np.array(quality.leaked_lines))
+        metrics["leakage_free"] = classification_metrics(y_true[fresh], y_pred[fresh], labels.names)
+        if fresh.any():
+            metrics["leakage_free"]["intervals"] = metric_intervals(y_true[fresh], y_pred[fresh], len(labels.names))
+    metrics["model_digest"] = predictions.model_digest
+    result = TestMetrics.model_validate(metrics)
+    write_json(run.file("metrics.json"), result.model_dump(mode="json", exclude_none=True))
+    confusion_matrix(labels.names, result.confusion_matrix.matrix, run.file("plots/confusion_matrix.png"))
+    reliability(raw, probs, y_true, run.file("plots/reliability.png"))
+    fresh = result.leakage_free
+    extra = f"; {fresh.accuracy:.4f} on the {fresh.rows} rows not in train" if fresh else ""
+    logger().info("test accuracy %.4f, macro-F1 %.4f on %d rows%s", result.accuracy, result.macro.f1, result.rows,
+                  extra)
+    return result
+
+
+def model_note(cfg: TrainConfig, train: TrainResult | None) -> str:
+    if train is None:
+        return f"`{cfg.model_checkpoint or 'the promoted model'}` (no training in this run)"
+    if cfg.from_scratch:
+        s = cfg.scratch
+        # The vocabulary trained is what the texts hold, up to --scratch_vocab_size: report the one the model has.
+        vocab = read_json(train.model_dir / "config.json")["vocab_size"]
+        return (f"**a small BERT trained from scratch here, with no pretrained weights** ({s.num_hidden_layers} "
+                f"layers, width {s.hidden_size}, WordPiece vocabulary of {vocab:,} tokens trained on the training "
+                f"texts, at most {s.vocab_size:,} asked). Pass `--model_checkpoint` to fine-tune a pretrained "
+                "encoder instead.")
+    return f"`{cfg.model_checkpoint}`, fine-tuned"
+
+
+class RunOutcome(Record):
+    """Everything a training run produced that its report shows; steps a run skipped are None."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    run: RunDir
+    cfg: TrainConfig
+    data: DataSummary
+    tokenized: dict[str, TokenizedSplit]
+    train: TrainResult | None = None
+    metrics: TestMetrics | None = None
+    predictions: Predictions | None = None
+    promotion: Promotion | None = None
+    baseline: BaselineResult | None = None
+    pretrained: PretrainResult | None = None
+
+
+@task(name="write report")
+def write_report(outcome: RunOutcome) -> str:
+    o, run = outcome, outcome.run
+    if o.train is not None:
+        training_curves(o.train.epochs, run.file("plots/training_curves.png"))
+    plots = [path for path in (run.file(f"plots/{name}") for name in PLOTS) if path.is_file()]
+    model = pretrained_model_note(o.pretrained) if o.pretrained else model_note(o.cfg, o.train)
+    parts = [f"# Training run `{run.path.name}`\n", f"Model: {model}\n", validation_section(o.data, o.tokenized)]
+    if o.pretrained is not None:
+        parts.append(pretraining_section(o.pretrained))
+    if o.train is not None:
+        parts.append(training_section(o.train))
+    test_markdown = test_section(o.metrics) if o.metrics is not None else None
+    if test_markdown is not None:
+        parts.append(test_markdown)
+    if plots:
+        images = "\n\n".join(f"![{p.stem.replace('_', ' ')}](plots/{p.name})" for p in plots)
+        parts.append(f"## Plots\n\n{images}\n")
+    if o.metrics is not None and o.baseline is not None and o.baseline.comparison is not None:
+        parts.append(comparison_section(o.baseline))
+    if o.predictions is not None:
+        parts.append(f"## Predictions\n\n{o.predictions.rows} rows in `{o.predictions.path}` "
+                     f"(model digest `{o.predictions.model_digest[:16]}`).\n")
+    if o.promotion is not None:
+        verdict = "**Promoted**" if o.promotion.promoted else "**Not promoted**"
+        parts.append(f"## Promotion\n\n{verdict}: {o.promotion.reason}. Pointer: `{o.promotion.pointer.resolve()}`.\n")
+    path = write_text(run.file("report.md"), "\n".join(parts))
+    publish_run(run, o.train, test_markdown, o.predictions, o.promotion, plots)
+    return str(path)

@@ -36,7 +36,6 @@ from tasks.training.steps import optimizer_step, param_groups, rank_slices, seed
 class MlmJob(Record):
     """Everything one pre-training needs, as paths and small records (the torchrun worker reads it as JSON)."""
 
-    kind: str = "mlm"
     corpus: Path  # the tokenized corpus (Parquet)
     tok: TokenizerRecord
     cfg: PretrainConfig

@@ -28,7 +28,7 @@ from tasks.pretraining.tokens import load_corpus
 from tasks.tokens.batching import length_grouped_batches
 from tasks.tokens.tokenizer import load_tokenizer
 from tasks.training.checkpoint import load_state, save_state
-from tasks.training.collectives import Ranks, rank0_says, sum_over_ranks
+from tasks.training.collectives import Ranks, ddp_wrapped, rank0_says, sum_over_ranks
 from tasks.training.model import weights_digest
 from tasks.training.steps import optimizer_step, param_groups, rank_slices, seed_everything
 
@@ -97,10 +97,7 @@ def run_pretraining(job: MlmJob, ranks: Ranks, device: torch.device, log=print, 
             f"sequences; {len(train_rows)} sequences to train on, {len(held_rows)} held out")
         if resumed:
             log(f"resuming pre-training from {job.folder} after epoch {resumed.epoch} of {cfg.epochs}")
-    wrapped = objective
-    if ranks.world > 1:
-        ids = [device.index] if device.type == "cuda" else None
-        wrapped = torch.nn.parallel.DistributedDataParallel(objective, device_ids=ids)
+    wrapped = ddp_wrapped(objective, ranks, device)
     micro_steps = cfg.gradient_accumulation_steps
     pad_id = tokenizer.pad_token_id
     for epoch in range(len(epochs) + 1, cfg.epochs + 1):

@@ -1,4 +1,4 @@
-"""Which process this is, and the two collectives the training loops need besides DDP's own."""
+"""Which process this is, the model as DDP trains it, and the two collectives the loops need besides DDP's own."""
 
 from __future__ import annotations
 
@@ -16,6 +16,14 @@ class Ranks:
     @property
     def main(self) -> bool:
         return self.rank == 0
+
+
+def ddp_wrapped(model: torch.nn.Module, ranks: Ranks, device: torch.device) -> torch.nn.Module:
+    """The module the optimizer steps go through: ``model`` itself in one process, DDP over it in several."""
+    if ranks.world == 1:
+        return model
+    ids = [device.index] if device.type == "cuda" else None
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
 def sum_over_ranks(value: float, ranks: Ranks, device: torch.device) -> float:

@@ -26,7 +26,7 @@ from tasks.tokens.batching import length_grouped_batches, load_tokenized
 from tasks.tokens.tokenizer import load_tokenizer
 from tasks.training.book import TrainBook
 from tasks.training.checkpoint import load_state
-from tasks.training.collectives import Ranks
+from tasks.training.collectives import Ranks, ddp_wrapped
 from tasks.training.evaluations import eval_due
 from tasks.training.memory import record_out_of_memory
 from tasks.training.model import new_classifier, pretrained_encoder, scratch_encoder
@@ -98,10 +98,7 @@ def _train(job: TrainJob, ranks: Ranks, device: torch.device, log, on_epoch, on_
                 f"batch {first + 1:,} of {steps_per_epoch:,}")
         elif resumed:
             log(f"resuming from {job.folder} after epoch {start_epoch} of {cfg.num_train_epochs}")
-    wrapped = model
-    if ranks.world > 1:
-        ids = [device.index] if device.type == "cuda" else None
-        wrapped = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    wrapped = ddp_wrapped(model, ranks, device)
     micro_steps = cfg.gradient_accumulation_steps * job.micro_split
     stop = book.stop_reason
     for epoch in range(start_epoch + 1, cfg.num_train_epochs + 1):

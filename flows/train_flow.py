@@ -115,7 +115,7 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
     if do_test or do_predict:
         predictions = predict(model_dir, tokenized["test"], data.splits["test"], cfg.text_field,
                               cfg.label_field, data.labels, cfg.eval_batch_size, cfg.device, cfg.precision,
-                              run.file("predictions/test.jsonl"))
+                              run.file("predictions/test.jsonl"), cfg.output_dir)
     if do_test:
         metrics = report_test(predictions, data, run, model_dir)
     if do_test and do_train:

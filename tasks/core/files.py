@@ -33,11 +33,16 @@ def sha256_text(*parts: str) -> str:
     return digest.hexdigest()
 
 
+def temporary_for(target: Path) -> Path:
+    """A fresh temporary name beside ``target`` (``.<name>.<8 hex>.tmp``), the one ``temporaries_of`` finds."""
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:TEMP_ID_LENGTH]}.tmp")
+
+
 @contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary sibling of ``target``; rename it into place only if the block succeeds."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:TEMP_ID_LENGTH]}.tmp")
+    tmp = temporary_for(target)
     try:
         yield tmp
         if target.is_dir() and tmp.is_dir():

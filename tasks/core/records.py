@@ -207,9 +207,10 @@ class InputListing(Record):
 
 
 class ScoredFile(Record):
-    """What one input file became; ``status`` is scored, skipped (already done) or busy (another run).
+    """What one input file became; ``status`` is scored, skipped (already done), busy (another run) or refused
+    (its outputs' paths hold files this scorer did not write, or another input's outputs).
 
-    ``warning`` says when a file gave no predictions: empty, or every row rejected.
+    ``warning`` says when a file gave no predictions: empty, every row rejected (with the top reasons), refused.
     """
 
     input: Path

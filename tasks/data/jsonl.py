@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import math
+import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,11 +51,16 @@ class DuplicateKey(ValueError):
     """One JSON object names a key twice: which value was meant is unknowable, so the row is rejected."""
 
 
+def shown(name: str) -> str:
+    """A user's field name as it can be printed and written: a lone surrogate becomes its ``\\udXXX`` escape."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict:
     record = dict(pairs)
     if len(record) != len(pairs):
         seen: set[str] = set()
-        raise DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+        raise DuplicateKey(shown(next(k for k, _ in pairs if k in seen or seen.add(k))))
     return record
 
 
@@ -71,17 +76,53 @@ def is_invisible(text: str) -> bool:
                for ch in text)
 
 
-def finite_json(value: object) -> tuple[object, int]:
-    """``value`` with every NaN/Infinity replaced by null (strict JSON has neither), and how many were replaced."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None, 1
-    if isinstance(value, dict):
-        pairs = [(k, finite_json(v)) for k, v in value.items()]
-        return {k: v for k, (v, _) in pairs}, sum(n for _, (_, n) in pairs)
-    if isinstance(value, list):
-        items = [finite_json(v) for v in value]
-        return [v for v, _ in items], sum(n for _, n in items)
-    return value, 0
+# Deeper JSON than this is no record a user meant; Python's own encoder and decoder give up near 1,000 levels.
+MAX_DEPTH = 100
+# JSON's \\uD800-\\uDFFF escapes: a pair of them is one character, a lone one is no character at all.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _depth(value: object) -> int:
+    """Nesting depth of parsed JSON (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth + 1)
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _lone_surrogate(record: dict) -> str | None:
+    """The field (``a.b``) holding a string or key with a lone surrogate, which UTF-8 cannot encode."""
+    stack: list[tuple[str, object]] = [("", record)]
+    while stack:
+        where, item = stack.pop()
+        pairs = item.items() if isinstance(item, dict) else enumerate(item) if isinstance(item, list) else ()
+        for key, value in pairs:
+            path = f"{where}.{key}" if where else str(key)
+            if isinstance(key, str) and not _encodable(key) or isinstance(value, str) and not _encodable(value):
+                return shown(path)
+            stack.append((path, value))
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _structure_problem(raw: bytes, record: object) -> str | None:
+    """What makes a parsed line unusable although ``json`` read it: depth, or a lone surrogate escape."""
+    if raw.count(b"[") + raw.count(b"{") >= MAX_DEPTH and _depth(record) > MAX_DEPTH:
+        return f"JSON nested deeper than {MAX_DEPTH} levels"
+    if isinstance(record, dict) and _SURROGATE_ESCAPE.search(raw) and (field := _lone_surrogate(record)):
+        return (f"field '{field}' holds a lone surrogate escape (\\ud800-\\udfff without its pair): no Unicode "
+                "character, so it cannot be tokenized or written as UTF-8")
+    return None
 
 
 def parse_line(raw: bytes, line: int, text_field: str, label_field: str | None) -> Row | BadRow | BlankLine:
@@ -100,6 +141,12 @@ def parse_line(raw: bytes, line: int, text_field: str, label_field: str | None) 
         return BadRow(line, f"not valid JSON: {exc.msg} (column {exc.colno})", text_line)
     except DuplicateKey as exc:
         return BadRow(line, f"duplicate key '{exc}' in one JSON object", text_line)
+    except RecursionError:
+        return BadRow(line, f"JSON nested deeper than {MAX_DEPTH} levels", text_line)
+    except ValueError as exc:  # Python refuses integers of more than 4,300 digits (int_max_str_digits)
+        return BadRow(line, f"not valid JSON here: {str(exc).split(';')[0]}", text_line)
+    if problem := _structure_problem(raw, record):
+        return BadRow(line, problem, text_line)
     if not isinstance(record, dict):
         return BadRow(line, f"expected a JSON object, got {type(record).__name__}", text_line)
     if text_field not in record:

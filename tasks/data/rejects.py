@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections import Counter
 from pathlib import Path
 
+from tasks.core.files import temporary_for
 from tasks.data.quality import count_by_reason
 from tasks.data.jsonl import BadRow
 
@@ -22,10 +22,14 @@ KEPT_REASONS = 1000  # distinct reasons remembered for messages; the counts by r
 
 class RejectSink:
     """``with RejectSink(source, target) as bad: bad.add(row)``; ``target`` appears (atomically) only if a row
-    was rejected and the block ended without an exception."""
+    was rejected and the block ended without an exception.
 
-    def __init__(self, source: Path, target: Path):
-        self.source, self.target = source, target
+    With ``publish=False`` the complete file stays under its temporary name, ``staged``, for the caller to rename
+    once its other outputs are ready too (the scorer publishes a file's outputs together)."""
+
+    def __init__(self, source: Path, target: Path, publish: bool = True):
+        self.source, self.target, self.publish = source, target, publish
+        self.staged: Path | None = None
         self.count = 0
         self.first: list[BadRow] = []
         self._classes: Counter = Counter()
@@ -33,7 +37,7 @@ class RejectSink:
         self._counts: Counter = Counter()
         self._more_reasons = False  # distinct reasons past KEPT_REASONS were seen (counted, not remembered)
         self._fh = None
-        self._tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+        self._tmp = temporary_for(target)
 
     def __enter__(self) -> RejectSink:
         return self
@@ -59,10 +63,12 @@ class RejectSink:
         if self._fh is None:
             return
         self._fh.close()
-        if kind is None:
+        if kind is not None:
+            self._tmp.unlink(missing_ok=True)
+        elif self.publish:
             os.replace(self._tmp, self.target)
         else:
-            self._tmp.unlink(missing_ok=True)
+            self.staged = self._tmp
 
     def by_reason(self) -> dict[str, int]:
         """Counts per reason class ('not valid JSON' whatever the column), most frequent first."""

@@ -2,8 +2,9 @@
 
 Validation writes one Parquet file per split (``<run>/rows/<split>.parquet``) in row groups of
 ``GROUP_ROWS``: the source line, the text, the label as written (``str`` of the JSON value: train's
-label set is only known once train has been read to its end), a 64-bit key of the normalised text, and
-its length. Tokenizer training, tokenization, the baseline, prediction and the drift profile stream it
+label set is only known once train has been read to its end), a 64-bit key of the normalised text, its
+length, and the row's other fields as one strict-JSON object (null when it has none), so the test
+predictions can carry them without parsing the file again. Tokenizer training, tokenization, the baseline, prediction and the drift profile stream it
 in batches, so memory stays flat however long the file is.
 
 Text keys: NFKC-normalised, trimmed text (tasks/data/quality.py ``normalize``) hashed to 64 bits
@@ -25,12 +26,13 @@ import pyarrow.parquet as pq
 
 from tasks.data.quality import normalize
 from tasks.data.jsonl import Row
+from tasks.data.record_out import strict_json
 from tasks.core.records import LabelSet
 
 GROUP_ROWS = 65_536  # rows buffered before a row group is written: ~10 MB of review text
 READ_ROWS = 8_192  # rows per batch when a later step streams the file
 SCHEMA = pa.schema([("line", pa.int32()), ("text", pa.string()), ("label", pa.string()), ("key", pa.uint64()),
-                    ("chars", pa.int32())])
+                    ("chars", pa.int32()), ("extra", pa.string())])
 
 
 def text_keys(texts: list[str]) -> np.ndarray:
@@ -43,9 +45,9 @@ def text_keys(texts: list[str]) -> np.ndarray:
 class RowWriter:
     """Appends valid rows to a Parquet file, a row group at a time; ``close`` returns the rows written."""
 
-    def __init__(self, target: Path):
+    def __init__(self, target: Path, text_field: str, label_field: str | None):
         target.parent.mkdir(parents=True, exist_ok=True)
-        self.target = target
+        self.target, self.fields = target, (text_field, label_field)
         self._writer = pq.ParquetWriter(target, SCHEMA)
         self._rows: list[Row] = []
         self.written = 0
@@ -64,9 +66,16 @@ class RowWriter:
             "label": pa.array([str(r.label) for r in self._rows], pa.string()),
             "key": pa.array(text_keys(texts), pa.uint64()),
             "chars": pa.array([len(t) for t in texts], pa.int32()),
+            "extra": pa.array([self._extra(r.record) for r in self._rows], pa.string()),
         }, schema=SCHEMA))
         self.written += len(self._rows)
         self._rows = []
+
+    def _extra(self, record: dict) -> str | None:
+        if len(record) <= len(self.fields):  # the common case: text and label only
+            return None
+        rest = {k: v for k, v in record.items() if k not in self.fields}
+        return strict_json(rest)[0] if rest else None
 
     def close(self) -> int:
         self._flush()

@@ -50,7 +50,7 @@ def scan_split(path: Path, text_field: str, label_field: str, labels: LabelSet |
     ``labels`` become bad rows. Nothing is held per row, so a file of any length reads in flat memory."""
     scan = Scan()
     with atomic_path(rows_file) as tmp:
-        writer = RowWriter(tmp)
+        writer = RowWriter(tmp, text_field, label_field)
         try:
             for item in read_lines(path, text_field, label_field):
                 scan.lines += 1

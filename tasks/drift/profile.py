@@ -15,7 +15,7 @@ import numpy as np
 from prefect import task
 
 from tasks.core.config import TrainConfig
-from tasks.core.device import autocast_dtype, pick_device, token_budget
+from tasks.core.device import pick_device, token_budget
 from tasks.core.files import read_json, write_json
 from tasks.core.logs import logger
 from tasks.core.records import LabelSet, SplitData
@@ -25,16 +25,22 @@ from tasks.tokens.batching import from_token_lists
 from tasks.tokens.cache import CHUNK_ROWS, encode_with_cuts
 from tasks.training.inference import predict_logits, softmax
 from tasks.training.model import PROFILE_FILE, load_classifier, saved_max_seq_length
+from tasks.training.precision import dtype_of, inference_precision
 
 PROFILE_FORMAT = 1
+DEFAULT_CACHE_DIR = TrainConfig.model_fields["output_dir"].default  # the artifacts root both flows share
 
 
 def build_profile(model_dir: Path, texts: list[str], label_ids: list[int], train_label_counts: list[int],
-                  batch_size: int = 64, device: str = "auto", precision: str = "auto") -> dict:
-    """The profile of ``texts`` (held-out rows with known ``label_ids``) under the model saved in ``model_dir``."""
+                  batch_size: int = 64, device: str = "auto", precision: str = "auto",
+                  cache_dir: Path = DEFAULT_CACHE_DIR) -> dict:
+    """The profile of ``texts`` (held-out rows with known ``label_ids``) under the model saved in ``model_dir``.
+
+    Its predictions use the precision scoring resolves for this model and machine (recorded under ``cache_dir``),
+    so a file scored from the dev rows shows no drift that only the precision made."""
     model, tokenizer, labels = load_classifier(model_dir)
     torch_device = pick_device(device)
-    dtype = autocast_dtype(torch_device, precision, inference=True)
+    dtype = dtype_of(inference_precision(model_dir, torch_device, precision, cache_dir))
     max_seq_length = saved_max_seq_length(model_dir)
     ids, cut = [], []
     for start in range(0, len(texts), CHUNK_ROWS):
@@ -62,7 +68,7 @@ def profile_model(model_dir: Path, dev: SplitData, train: SplitData, labels: Lab
     counts = [train.label_counts.get(str(name), 0) for name in labels.names]
     ids = label_ids(rows.column("label"), labels).tolist()
     profile = build_profile(model_dir, rows.column("text").to_pylist(), ids, counts, cfg.eval_batch_size, cfg.device,
-                            cfg.precision)
+                            cfg.precision, cfg.output_dir)
     logger().info("reference profile of %d dev rows -> %s", rows.num_rows, model_dir / PROFILE_FILE)
     return save_profile(model_dir, profile)
 

@@ -7,6 +7,8 @@ comparison read, instead of parsing the JSONL back.
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +16,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import task
 
-from tasks.core.device import autocast_dtype, pick_device, token_budget
+from tasks.core.device import pick_device, token_budget
 from tasks.core.errors import DataError
 from tasks.core.files import atomic_path, write_jsonl
 from tasks.core.logs import logger
 from tasks.core.records import LabelSet, Predictions, SplitData, TokenizedSplit
+from tasks.data.record_out import KEPT_PREFIX, with_outputs
 from tasks.data.row_store import iter_batches, label_ids
 from tasks.tokens.batching import load_tokenized
 from tasks.training.inference import predict_logits, softmax
 from tasks.training.model import load_classifier, model_digest
+from tasks.training.precision import dtype_of, inference_precision
 
 
 def write_scores(target: Path, lines: np.ndarray, y_true: np.ndarray, probs: np.ndarray) -> Path:
@@ -48,9 +52,10 @@ def read_scores(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
 @task(name="predict", task_run_name="predict {split.split}")
 def predict_split(
     model_dir: Path, split: TokenizedSplit, rows: SplitData, text_field: str, label_field: str,
-    data_labels: LabelSet, batch_size: int, device: str, precision: str, out_path: Path,
+    data_labels: LabelSet, batch_size: int, device: str, precision: str, out_path: Path, cache_dir: Path,
 ) -> Predictions:
-    """One output row per kept input row: text, label, ``pred_label``, ``pred_prob``, ``probs``."""
+    """One output row per kept input row: text, label, the row's other fields, then ``line`` (in the test file),
+    ``pred_label``, ``pred_prob``, ``probs``; a field of theirs with one of our names is kept as ``input.<name>``."""
     model, tokenizer, labels = load_classifier(model_dir)  # reload from disk: what the scoring flow will use
     if labels != data_labels:
         raise DataError(f"{model_dir} predicts labels {list(labels.names)} ({labels.kind}), but the training "
@@ -58,22 +63,32 @@ def predict_split(
     torch_device = pick_device(device)
     model.to(torch_device)
     data = load_tokenized(split.parquet)
-    dtype = autocast_dtype(torch_device, precision)
+    # The precision scoring will use for this model on this machine, so both flows label a text alike.
+    dtype = dtype_of(inference_precision(model_dir, torch_device, precision, cache_dir))
     probs = softmax(predict_logits(model, data, batch_size, tokenizer.pad_token_id, torch_device, dtype,
                                    token_budget(torch_device, dtype)))
 
     def records():
         done = 0
-        for batch in iter_batches(rows.rows_file, ["line", "text", "label"], rows.excluded_lines):
+        for batch in iter_batches(rows.rows_file, ["line", "text", "label", "extra"], rows.excluded_lines):
             lines = batch.column("line").to_numpy()
             if not np.array_equal(lines, data.lines[done:done + len(lines)]):
                 raise RuntimeError(f"{rows.rows_file} and {split.parquet} hold different rows near line {lines[0]}")
-            for text, label_id, p in zip(batch.column("text").to_pylist(), label_ids(batch.column("label"), labels),
-                                         probs[done:done + len(lines)], strict=True):
-                yield {text_field: text, label_field: labels.value_of(int(label_id))} | labels.prediction(p)
+            for line, text, label_id, extra, p in zip(
+                    lines.tolist(), batch.column("text").to_pylist(), label_ids(batch.column("label"), labels),
+                    batch.column("extra").to_pylist(), probs[done:done + len(lines)], strict=True):
+                record = {text_field: text, label_field: labels.value_of(int(label_id))} | json.loads(extra or "{}")
+                out, clashing = with_outputs(record, {"line": line} | labels.prediction(p))
+                renamed.update(clashing)
+                yield out
             done += len(lines)
 
+    renamed: Counter = Counter()
+
     written = write_jsonl(out_path, records())
+    if renamed:
+        logger().warning("%s: test fields named like the predictions' own were kept under another name: %s", out_path,
+                         ", ".join(f"{name} -> {KEPT_PREFIX}{name} ({n} rows)" for name, n in renamed.items()))
     if written != len(data):
         raise RuntimeError(f"{rows.rows_file}: wrote {written} predictions for {len(data)} tokenized rows")
     scores = write_scores(out_path.with_suffix(".scores.parquet"), data.lines, data.labels, probs)

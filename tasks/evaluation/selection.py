@@ -13,7 +13,7 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 
 from tasks.core.config import TrainConfig
-from tasks.core.device import autocast_dtype, pick_device, token_budget
+from tasks.core.device import pick_device, token_budget
 from tasks.core.files import atomic_path, write_json
 from tasks.core.logs import in_prefect_run, logger
 from tasks.core.records import RunDir, SweepEntry, TokenizedSplit, TrainResult
@@ -22,6 +22,7 @@ from tasks.tokens.batching import load_tokenized
 from tasks.training.evaluations import selected_name
 from tasks.training.inference import predict_logits, softmax
 from tasks.training.model import load_classifier, set_temperature
+from tasks.training.precision import dtype_of, inference_precision
 
 
 def pick_winner(results: list[TrainResult]) -> int:
@@ -66,10 +67,12 @@ def select_model(results: list[TrainResult], dev: TokenizedSplit, cfg: TrainConf
 
 
 def calibrate(run: RunDir, dev: TokenizedSplit, cfg: TrainConfig) -> tuple[float, tuple[float, float]]:
-    """Fit T on the selected model's dev logits and store it with the model; argmax (accuracy) is unchanged."""
+    """Fit T on the selected model's dev logits and store it with the model; argmax (accuracy) is unchanged.
+
+    The logits come in the precision scoring will use (tasks/training/precision.py), so T is fitted to them."""
     model, tokenizer, _ = load_classifier(run.model_dir)
     device = pick_device(cfg.device)
-    dtype = autocast_dtype(device, cfg.precision)
+    dtype = dtype_of(inference_precision(run.model_dir, device, cfg.precision, cfg.output_dir))
     model.to(device)
     data = load_tokenized(dev.parquet)
     logits = predict_logits(model, data, cfg.eval_batch_size, tokenizer.pad_token_id, device, dtype,

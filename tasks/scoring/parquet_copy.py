@@ -38,6 +38,15 @@ def _merge(name: str, old: pa.DataType, new: pa.DataType) -> pa.DataType:
     return pa.unify_schemas(both, promote_options="permissive").field(name).type
 
 
+def parquet_can_hold(kind: pa.DataType) -> bool:
+    """False for what Arrow can hold but Parquet cannot write: a struct without fields (``{}``), at any depth."""
+    if pa.types.is_struct(kind):
+        return kind.num_fields > 0 and all(parquet_can_hold(kind.field(i).type) for i in range(kind.num_fields))
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return parquet_can_hold(kind.value_type)
+    return True
+
+
 def settle_schema(jsonl: Path, rows: int = CHUNK_ROWS) -> tuple[pa.Schema, frozenset[str]]:
     """One type per column over the whole file, and the columns kept as JSON text because their types clash."""
     types: dict[str, pa.DataType] = {}
@@ -49,6 +58,8 @@ def settle_schema(jsonl: Path, rows: int = CHUNK_ROWS) -> tuple[pa.Schema, froze
             try:
                 found = pa.array([row.get(name) for row in chunk]).type
                 types[name] = _merge(name, types[name], found) if name in types else found
+                if not parquet_can_hold(types[name]):
+                    raise TypeError(name)
             except _ARROW_ERRORS:
                 as_text.add(name)
                 types[name] = pa.string()
@@ -57,8 +68,14 @@ def settle_schema(jsonl: Path, rows: int = CHUNK_ROWS) -> tuple[pa.Schema, froze
 
 def write_parquet_copy(jsonl: Path, target: Path, rows: int = CHUNK_ROWS) -> pa.Schema:
     """``jsonl`` as Parquet at ``target`` (atomically); the schema written."""
+    with atomic_path(target) as tmp:
+        return write_parquet_file(jsonl, tmp, rows)
+
+
+def write_parquet_file(jsonl: Path, path: Path, rows: int = CHUNK_ROWS) -> pa.Schema:
+    """``jsonl`` as Parquet at ``path``, written in place (the caller renames it); the schema written."""
     schema, as_text = settle_schema(jsonl, rows)
-    with atomic_path(target) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+    with pq.ParquetWriter(path, schema) as writer:
         for chunk in _chunks(jsonl, rows):
             for row in chunk:
                 for name in as_text & row.keys():

@@ -1,19 +1,17 @@
 """The score task: one JSONL file in, predictions out, streamed in chunks, written exactly once.
 
-Predictions go to a temporary file beside the target and are renamed into place only when complete;
-the manifest is written last. A file whose manifest matches its input, model and options is skipped
-(tasks/scoring/state.py), so a run killed at any point and started again yields exactly the bytes of an
-uninterrupted run.
+Outputs are staged under temporary names and published together (tasks/scoring/publish.py), only over files
+this scorer can prove it wrote (tasks/scoring/ownership.py). A file whose manifest matches its input, model and
+options is skipped (tasks/scoring/state.py), so a run killed at any point and started again yields exactly the
+bytes of an uninterrupted run. Every row ends as a scored line or a rejected one with its line and reason.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import os
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -21,32 +19,24 @@ from prefect import task
 from prefect.runtime import task_run
 
 from tasks.core.config import ScoreConfig
-from tasks.core.device import autocast_dtype, pick_device, token_budget
-from tasks.core.files import atomic_path, read_json, sha256_file, write_json
+from tasks.core.device import pick_device, token_budget
+from tasks.core.files import read_json, sha256_file
 from tasks.core.logs import logger
 from tasks.core.records import LabelSet, ScoredFile
-from tasks.data.jsonl import BadRow, BlankLine, Row, finite_json, parse_line
-from tasks.data.quality import count_by_reason
+from tasks.data.jsonl import BadRow, BlankLine, Row, parse_line
+from tasks.data.record_out import KEPT_PREFIX, strict_json, with_outputs
 from tasks.drift.report import file_drift
 from tasks.drift.stats import chunk_stats, empty_stats, merge_stats
-from tasks.scoring.files import Busy, OutputPaths, exclusive, read_chunks, remove_stale_temporaries
-from tasks.scoring.parquet_copy import write_parquet_copy
+from tasks.scoring.files import Busy, OutputPaths, exclusive, remove_stale_temporaries
+from tasks.scoring.ownership import NotOurs, check_ownership
+from tasks.scoring.publish import Staged, publish, stage_outputs
 from tasks.scoring.state import build_manifest, redo_reason, scoring_options
 from tasks.tokens.batching import from_token_lists
 from tasks.tokens.cache import encode_with_cuts
 from tasks.training.inference import predict_logits, softmax
 from tasks.training.model import load_classifier, model_digest, saved_max_seq_length
+from tasks.training.precision import dtype_of, inference_precision
 from tasks.ui.artifacts import report_progress
-
-
-@dataclass
-class ChunkResult:
-    lines: list[str] = field(default_factory=list)
-    rejects: list[BadRow] = field(default_factory=list)
-    blank: int = 0
-    truncated: int = 0  # texts longer than the model's length limit, cut to it
-    non_finite: int = 0  # NaN/Infinity values in other fields, written as null
-    stats: dict | None = None  # binned drift statistics of the scored rows (tasks/drift/stats.py)
 
 
 @dataclass(frozen=True)
@@ -62,12 +52,13 @@ class Scorer:
 
 
 @functools.lru_cache(maxsize=2)
-def scorer_for(model_dir: str, digest: str, device: str, precision: str, max_tokens: int | None) -> Scorer:
+def scorer_for(model_dir: str, digest: str, device: str, precision: str, max_tokens: int | None,
+               cache_dir: str) -> Scorer:
     """Loaded once per process and model version (``digest`` is part of the key), not once per file."""
     _share_cores_with_dask_worker()
     model, tokenizer, labels = load_classifier(Path(model_dir))
     torch_device = pick_device(device)
-    dtype = autocast_dtype(torch_device, precision, inference=True)
+    dtype = dtype_of(inference_precision(Path(model_dir), torch_device, precision, Path(cache_dir)))
     return Scorer(model.to(torch_device), tokenizer, labels, digest, saved_max_seq_length(Path(model_dir)),
                   torch_device, dtype, token_budget(torch_device, dtype, max_tokens))
 
@@ -82,54 +73,54 @@ def _share_cores_with_dask_worker() -> None:
         pass
 
 
-def score_chunk(scorer: Scorer, chunk: list[tuple[int, bytes]], text_field: str, batch_size: int) -> ChunkResult:
-    """Output lines in input order, rejected rows, and the counts of one chunk."""
+OUR_FIELDS = ("pred_label", "pred_prob", "probs", "model_digest")  # what score_chunk adds to each row
+
+
+def score_chunk(scorer: Scorer, chunk: list[tuple[int, bytes]], text_field: str,
+                batch_size: int) -> tuple[list[str], list[BadRow], dict]:
+    """Output lines in input order, rejected rows, and the counts of one chunk (``stats``: drift statistics)."""
     parsed = [parse_line(raw, line, text_field, None) for line, raw in chunk]
     rows = [p for p in parsed if isinstance(p, Row)]
-    result = ChunkResult(rejects=[p for p in parsed if isinstance(p, BadRow)],
-                         blank=sum(isinstance(p, BlankLine) for p in parsed))
+    rejects = [p for p in parsed if isinstance(p, BadRow)]
+    counts = Counter(rows_in=len(chunk), scored=len(rows), rejected=len(rejects),
+                     blank=sum(isinstance(p, BlankLine) for p in parsed), bytes=sum(len(raw) for _, raw in chunk))
     if not rows:
-        return result
+        return [], rejects, {"counts": counts}
     ids, cut = encode_with_cuts([r.text for r in rows], scorer.tokenizer, scorer.max_seq_length)
-    result.truncated = sum(cut)
+    counts["truncated"] = sum(cut)
     probs = softmax(predict_logits(scorer.model, from_token_lists(ids), batch_size, scorer.tokenizer.pad_token_id,
                                    scorer.device, scorer.dtype, scorer.max_tokens))
-    result.stats = chunk_stats([r.text for r in rows], ids, cut, probs, scorer.tokenizer.unk_token_id)
-    raw_of = dict(chunk)
+    lines, renamed = [], Counter()
     for row, p in zip(rows, probs, strict=True):
-        record = row.record
-        if b"NaN" in raw_of[row.line] or b"Infinity" in raw_of[row.line]:  # cheap test before the walk
-            record, replaced = finite_json(record)
-            result.non_finite += replaced
-        out = record | scorer.labels.prediction(p) | {"model_digest": scorer.digest[:16]}
-        result.lines.append(json.dumps(out, ensure_ascii=False, allow_nan=False) + "\n")
-    return result
+        record, clashing = with_outputs(row.record, scorer.labels.prediction(p) | {"model_digest": scorer.digest[:16]})
+        line, replaced = strict_json(record)
+        counts["non_finite"] += replaced
+        renamed.update(clashing)
+        lines.append(line + "\n")
+    stats = chunk_stats([r.text for r in rows], ids, cut, probs, scorer.tokenizer.unk_token_id)
+    return lines, rejects, {"counts": counts, "renamed": renamed, "stats": stats}
 
 
-def _write_outputs(input_path: Path, paths: OutputPaths, scorer: Scorer, cfg: ScoreConfig) -> dict:
-    counts, reasons, stats = Counter(), Counter(), empty_stats(len(scorer.labels.names))
-    with atomic_path(paths.predictions) as tmp, open(tmp, "w", encoding="utf-8") as out, \
-            atomic_path(paths.rejects) as tmp_rejects, open(tmp_rejects, "w", encoding="utf-8") as rej:
-        for chunk in read_chunks(input_path, cfg.chunk_rows):
-            done = score_chunk(scorer, chunk, cfg.text_field, cfg.batch_size)
-            out.writelines(done.lines)
-            stats = merge_stats(stats, done.stats) if done.stats else stats
-            reasons.update(count_by_reason([bad.reason for bad in done.rejects]))
-            rej.writelines(json.dumps(bad.record(input_path), ensure_ascii=False) + "\n" for bad in done.rejects)
-            counts.update(rows_in=len(chunk), scored=len(done.lines), rejected=len(done.rejects), blank=done.blank,
-                          truncated=done.truncated, non_finite=done.non_finite,
-                          bytes=sum(len(raw) for _, raw in chunk))
-            # Lines keep their line ends, so the bytes read reach the file size: 100 % at the last chunk.
-            report_progress(counts["bytes"] / max(input_path.stat().st_size, 1),
-                            f"Scoring {input_path.name}: {counts['rows_in']} rows read, {counts['scored']} scored")
-        for fh in (out, rej):
-            fh.flush()
-            os.fsync(fh.fileno())  # the rename must never publish bytes still in the page cache
-    if not counts["rejected"]:
-        paths.rejects.unlink()
-    if cfg.write_parquet:
-        write_parquet_copy(paths.predictions, paths.parquet)
-    return {"counts": counts, "reasons": reasons, "stats": stats}
+def _stage(input_path: Path, paths: OutputPaths, scorer: Scorer, cfg: ScoreConfig) -> Staged:
+    stats = [empty_stats(len(scorer.labels.names))]
+    size = max(input_path.stat().st_size, 1)
+
+    def score(chunk):
+        lines, rejected, done = score_chunk(scorer, chunk, cfg.text_field, cfg.batch_size)
+        if done.get("stats"):
+            stats[0] = merge_stats(stats[0], done["stats"])
+        renamed.update(done.get("renamed", {}))
+        return lines, rejected, done["counts"]
+
+    def progress(staged: Staged) -> None:
+        # Lines keep their line ends, so the bytes read reach the file size: 100 % at the last chunk.
+        report_progress(staged.counts["bytes"] / size, f"Scoring {input_path.name}: "
+                        f"{staged.counts['rows_in']} rows read, {staged.counts['scored']} scored")
+
+    renamed: Counter = Counter()
+    staged = stage_outputs(input_path, paths, cfg.chunk_rows, score, cfg.write_parquet, progress)
+    staged.renamed, staged.stats = renamed, stats[0]
+    return staged
 
 
 def _skipped(result: dict, paths: OutputPaths) -> ScoredFile:
@@ -158,20 +149,31 @@ def score_file(input_path: Path, model_dir: Path, cfg: ScoreConfig, relative: Pa
             reason = redo_reason(paths, input_sha, digest, options, cfg.write_parquet)
             if reason is None:  # finished by another run while we waited
                 return _skipped(result, paths)
+            owned = check_ownership(paths, input_path)  # before anything is written: refuse, touching nothing
             logger().info("%s: scoring, %s", input_path, reason)
             for target in (paths.predictions, paths.rejects, paths.manifest, paths.parquet):
                 remove_stale_temporaries(target)
             started = time.perf_counter()
-            written = _write_outputs(input_path, paths, scorer_for(str(model_dir), digest, cfg.device,
-                                                                   cfg.precision, cfg.max_batch_tokens), cfg)
-            seconds, counts = time.perf_counter() - started, written["counts"]
-            assert counts["rows_in"] == counts["scored"] + counts["rejected"] + counts["blank"]
-            manifest = build_manifest(input_path, input_sha, paths, model_dir, digest, options, written, seconds)
-            manifest["drift"] = file_drift(input_path, model_dir, digest, written["stats"], cfg)
-            write_json(paths.manifest, manifest)
+            scorer = scorer_for(str(model_dir), digest, cfg.device, cfg.precision, cfg.max_batch_tokens,
+                                str(cfg.artifacts_dir))
+            staged = _stage(input_path, paths, scorer, cfg)
+            try:
+                seconds, counts = time.perf_counter() - started, staged.counts
+                assert counts["rows_in"] == counts["scored"] + counts["rejected"] + counts["blank"]
+                manifest = build_manifest(input_path, paths, model_dir, digest, options, staged, seconds)
+                manifest["drift"] = file_drift(input_path, model_dir, digest, staged.stats, cfg)
+                publish(paths, staged, owned, manifest)
+            finally:
+                staged.discard()  # what was not renamed into place (nothing, unless publishing failed)
     except Busy as exc:
         logger().warning("%s", exc)
         return ScoredFile(status="busy", **result)
+    except NotOurs as exc:
+        logger().error("%s", exc)
+        return ScoredFile(status="refused", warning=str(exc), **result)
+    if staged.renamed:
+        logger().warning("%s: input fields named like the scorer's own were kept under another name: %s", input_path,
+                         ", ".join(f"{name} -> {KEPT_PREFIX}{name} ({n} rows)" for name, n in staged.renamed.items()))
     log = logger().warning if manifest["warning"] else logger().info
     log("%s: %d rows in, %d scored, %d rejected, %d cut at %d tokens, %.0f texts/s -> %s%s", input_path,
         counts["rows_in"], counts["scored"], counts["rejected"], counts["truncated"], options["max_seq_length"],

@@ -11,13 +11,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tasks.core.config import ScoreConfig
-from tasks.core.device import autocast_dtype, pick_device, token_budget
+from tasks.core.device import pick_device, token_budget
 from tasks.core.files import read_json, sha256_file, sha256_text
 from tasks.scoring.files import OutputPaths
+from tasks.scoring.ownership import SCORER, is_our_manifest
+from tasks.scoring.publish import Staged
 from tasks.training.model import saved_max_seq_length
+from tasks.training.precision import dtype_of, inference_precision
 
-# Bumped whenever the bytes written for the same input, model and options change (2: non-finite numbers as null).
-OUTPUT_FORMAT = 2
+# Bumped whenever the bytes written for the same input, model and options change (2: non-finite numbers as null;
+# 3: a user's field named like one of ours is kept as input.<name>, and 1e400 is written as null too).
+OUTPUT_FORMAT = 3
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 
 
@@ -34,7 +38,7 @@ def scoring_options(cfg: ScoreConfig, model_dir: Path) -> dict:
     of each probability.
     """
     device = pick_device(cfg.device)
-    dtype = autocast_dtype(device, cfg.precision, inference=True)
+    dtype = dtype_of(inference_precision(model_dir, device, cfg.precision, cfg.artifacts_dir))
     return {
         "output_format": OUTPUT_FORMAT, "text_field": cfg.text_field, "device": device.type,
         "dtype": str(dtype or "torch.float32").removeprefix("torch."),
@@ -56,6 +60,10 @@ def redo_reason(paths: OutputPaths, input_sha: str, digest: str, options: dict, 
         manifest = read_json(paths.manifest)
     except ValueError:
         return "its manifest is unreadable"
+    if not is_our_manifest(manifest):
+        return "its manifest was not written by this scorer"
+    if manifest.get("state", "complete") != "complete":
+        return "a previous run stopped while publishing its outputs"
     if manifest.get("input_sha256") != input_sha:
         return "the input changed since it was scored"
     if manifest.get("model_digest") != digest:
@@ -71,27 +79,32 @@ def redo_reason(paths: OutputPaths, input_sha: str, digest: str, options: dict, 
     return None
 
 
-def build_manifest(input_path: Path, input_sha: str, paths: OutputPaths, model_dir: Path, digest: str, options: dict,
-              written: dict, seconds: float) -> dict:
+def build_manifest(input_path: Path, paths: OutputPaths, model_dir: Path, digest: str, options: dict,
+                   staged: Staged, seconds: float) -> dict:
     """The record of one scored file; written last, it is what a later run and ``verify_scored`` trust."""
-    counts = written["counts"]
+    counts, bad = staged.counts, staged.rejects
+    outputs = staged.digests()
     return {
-        "input": str(input_path), "input_sha256": input_sha, "rows_in": counts["rows_in"],
+        "scorer": SCORER, "state": "complete",
+        "input": str(input_path), "input_sha256": staged.input_sha, "rows_in": counts["rows_in"],
         "rows_scored": counts["scored"], "rows_rejected": counts["rejected"], "blank_lines": counts["blank"],
-        "rejected_by_reason": dict(written["reasons"]), "rows_truncated": counts["truncated"],
-        "non_finite_values_as_null": counts["non_finite"], "warning": no_predictions_warning(counts),
-        "output": str(paths.predictions), "output_sha256": sha256_file(paths.predictions),
-        "rejects": str(paths.rejects) if counts["rejected"] else None,
+        "rejected_by_reason": bad.by_reason(), "rejected_first_lines": bad.reasons_with_lines() or None,
+        "rows_truncated": counts["truncated"], "non_finite_values_as_null": counts["non_finite"],
+        # Rows per field of theirs kept as input.<name> because we write a field of that name (record_out.py).
+        "input_fields_renamed": dict(staged.renamed),
+        "warning": no_predictions_warning(counts, bad.reasons_with_lines()),
+        "output": str(paths.predictions), "output_sha256": outputs[str(paths.predictions)],
+        "rejects": str(paths.rejects) if counts["rejected"] else None, "outputs": outputs,
         "model_dir": str(model_dir), "model_digest": digest, "options": options, "seconds": round(seconds, 3),
         "texts_per_second": round(counts["scored"] / max(seconds, 1e-9), 1),
         "scored_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
-def no_predictions_warning(counts: Counter | dict) -> str | None:
+def no_predictions_warning(counts: Counter | dict, reasons: str = "") -> str | None:
     """Why a file gave no predictions, or None when it gave some: such a run must not look like a clean one."""
     if counts.get("scored"):
         return None
     if counts.get("rejected"):
-        return f"every row was rejected ({counts['rejected']}); see the rejects file for the reasons"
+        return f"every row was rejected ({counts['rejected']}): {reasons or 'see the rejects file'}"
     return "the file is empty" if not counts.get("rows_in") else "the file holds only blank lines"

@@ -18,6 +18,7 @@ def summarize_scoring(results: list[ScoredFile], model_dir: str, listing: InputL
         "scored": sum(r.status == "scored" for r in results),
         "skipped": sum(r.status == "skipped" for r in results),
         "busy": sum(r.status == "busy" for r in results),
+        "refused": sum(r.status == "refused" for r in results),
         "rows_in": sum(r.rows_in for r in results),
         "rows_scored": sum(r.rows_scored for r in results),
         "rows_rejected": sum(r.rows_rejected for r in results),
@@ -28,7 +29,8 @@ def summarize_scoring(results: list[ScoredFile], model_dir: str, listing: InputL
     totals["texts_per_second"] = round(totals["rows_scored"] / seconds, 1) if seconds else 0.0
     log = logger().warning if totals["without_predictions"] else logger().info
     log("scoring summary with %s: %s", model_dir, totals)
-    warnings = "".join(f"\n- **no predictions** from `{r.input}`: {r.warning}" for r in results if r.warning)
+    warnings = "".join(f"\n- **{'refused' if r.status == 'refused' else 'no predictions'}** `{r.input}`: {r.warning}"
+                       for r in results if r.warning)
     create_table_artifact(
         key="scoring-summary",
         table=[{"file": str(r.input), "status": r.status, "rows in": r.rows_in, "scored": r.rows_scored,
@@ -44,10 +46,18 @@ def fail_on_files_without_predictions(results: list[ScoredFile]) -> None:
     """A file scored in this run whose every row was rejected fails the run, after all the other files are done.
 
     Its rejects file and manifest are written, so nothing is lost; the failure makes a wrong ``--text_field``
-    or a broken export visible instead of a Completed run with empty outputs. Empty files only warn.
+    or a broken export visible instead of a Completed run with empty outputs. Empty files only warn. A file
+    refused because its outputs' paths hold files this scorer did not write fails the run the same way.
     """
     failed = [r for r in results if r.status == "scored" and r.all_rejected]
+    refused = [r for r in results if r.status == "refused"]
+    problems = []
     if failed:
-        listed = "; ".join(f"{r.input} ({r.rows_rejected} rejected)" for r in failed)
-        raise DataError(f"{len(failed)} file(s) gave no predictions because every row was rejected: {listed}. "
-                        "Each one's .rejects.jsonl says why (a wrong --text_field?)")
+        listed = "; ".join(f"{r.input}: {r.warning}" for r in failed)
+        problems.append(f"{len(failed)} file(s) gave no predictions because every row was rejected ({listed}); "
+                        "each one's .rejects.jsonl lists every row (a wrong --text_field?)")
+    if refused:
+        problems.append(f"{len(refused)} file(s) not scored, to keep files this scorer did not write: "
+                        + "; ".join(r.warning for r in refused))
+    if problems:
+        raise DataError(". ".join(problems))

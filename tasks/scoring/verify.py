@@ -16,7 +16,7 @@ def count_lines(path: Path) -> int:
 def verify_scored(manifest_path: Path) -> list[str]:
     """Every way the outputs disagree with ``manifest_path`` (empty when they agree).
 
-    Checks the input's and the predictions' sha256, the row counts against the files' line counts
+    Checks that publishing completed, every listed output's sha256, the input's sha256, the row counts against the files' line counts
     (rows in = scored + rejected + blank), and that a rejects file exists exactly when rows were rejected.
     """
     try:
@@ -24,6 +24,13 @@ def verify_scored(manifest_path: Path) -> list[str]:
     except (OSError, ValueError) as exc:
         return [f"{manifest_path}: unreadable manifest ({exc})"]
     problems: list[str] = []
+    if manifest.get("state", "complete") != "complete":
+        problems.append(f"{manifest_path}: a run stopped while publishing these outputs; score the file again")
+    for path, digest in manifest.get("outputs", {}).items():
+        if not Path(path).is_file():
+            problems.append(f"{path}: listed in the manifest but missing")
+        elif sha256_file(Path(path)) != digest:
+            problems.append(f"{path}: sha256 differs from the manifest's")
     source, output = Path(manifest["input"]), Path(manifest["output"])
     if not source.is_file():
         problems.append(f"{source}: input is gone")
@@ -36,7 +43,7 @@ def verify_scored(manifest_path: Path) -> list[str]:
     if not output.is_file():
         problems.append(f"{output}: predictions are missing")
     else:
-        if sha256_file(output) != manifest["output_sha256"]:
+        if "outputs" not in manifest and sha256_file(output) != manifest["output_sha256"]:
             problems.append(f"{output}: sha256 differs from the manifest's")
         if count_lines(output) != manifest["rows_scored"]:
             problems.append(f"{output}: {count_lines(output)} lines, manifest says {manifest['rows_scored']} scored")

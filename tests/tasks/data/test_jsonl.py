@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from tasks.core.errors import DataError
 
-from tasks.data.jsonl import BadRow, BlankLine, Row, finite_json, is_invisible, parse_line, read_lines
+from tasks.data.jsonl import BadRow, BlankLine, Row, is_invisible, parse_line, read_lines
+from tasks.data.record_out import finite_json
 
 
 def parse(raw: bytes, line: int = 3, text_field: str = "text", label_field: str | None = "label"):
@@ -201,3 +202,30 @@ def test_finite_json_turns_every_nan_and_infinity_into_null_and_counts_them():
     assert replaced == 3
     assert cleaned == {"a": None, "b": [1, None, {"c": None}], "d": 2.5, "e": "NaN"}
     json.dumps(cleaned, allow_nan=False)  # strict JSON now
+
+
+# Rows json.loads reads (or fails on with something other than JSONDecodeError) that nothing after it can use.
+UNUSABLE = [
+    (b'{"text": "a\\ud800b", "label": 1}', "field 'text' holds a lone surrogate escape"),
+    (b'{"text": "ab", "meta": {"x": ["\\udfff"]}, "label": 1}', "field 'meta.x.0' holds a lone surrogate escape"),
+    (b'{"text": "ab", "\\ud800": 1, "label": 1}', "field '\\ud800' holds a lone surrogate escape"),
+    (b'{"text": "ab", "\\ud800": 1, "\\ud800": 2, "label": 1}', "duplicate key '\\ud800'"),
+    (b'{"text": "ab", "x": ' + b"1" * 5000 + b', "label": 1}', "not valid JSON here: Exceeds the limit (4300 digits)"),
+    (b'{"text": "ab", "label": ' + b"9" * 4301 + b"}", "not valid JSON here: Exceeds the limit"),
+    (b'{"text": "ab", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b', "label": 1}', "nested deeper than 100 levels"),
+    (b'{"text": "ab", "x": ' + b"[" * 101 + b"]" * 101 + b', "label": 1}', "nested deeper than 100 levels"),
+]
+
+
+@pytest.mark.parametrize(("raw", "reason"), UNUSABLE)
+def test_rows_that_would_crash_a_later_step_are_rejected_with_a_printable_reason(raw: bytes, reason: str):
+    item = parse(raw, line=9)
+    assert isinstance(item, BadRow) and item.line == 9 and reason in item.reason
+    json.dumps(item.record(Path("f.jsonl")), ensure_ascii=False).encode("utf-8")  # the rejects line can be written
+
+
+@pytest.mark.parametrize("raw", [b'{"text": "\\ud83d\\ude00 ok", "label": 1}',  # a surrogate pair is one emoji
+                                 b'{"text": "a\\\\ud800", "label": 1}',  # an escaped backslash, then letters
+                                 b'{"text": "ab", "x": ' + b"[" * 99 + b"]" * 99 + b', "label": 1}'])  # 100 levels
+def test_what_only_looks_like_those_rows_is_kept(raw: bytes):
+    assert isinstance(parse(raw), Row)

@@ -190,3 +190,62 @@ def test_the_manifest_counts_texts_cut_at_the_models_length_limit(tmp_path, mode
     manifest = read_json(result.manifest)
     assert manifest["rows_scored"] == 4 and manifest["rows_truncated"] == 2
     assert manifest["options"]["max_seq_length"] == 64
+
+
+def test_rows_no_later_step_could_handle_are_rejected_and_the_rest_scored(tmp_path, model_dir):
+    from tests.tasks.data.test_jsonl import UNUSABLE
+
+    lines = [b'{"news": "\xe5\xa5\xbd"}'] + [raw.replace(b'"text"', b'"news"') for raw, _ in UNUSABLE] + [
+        b'{"news": "ok", "x": 1e400, "y": {}, "z": [{}]}', b'{"news": "\\ud83d\\ude00"}']
+    source = tmp_path / "odd.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    result = score_file.fn(source, model_dir, cfg(tmp_path, write_parquet=True))
+    assert (result.rows_in, result.rows_scored, result.rows_rejected) == (len(lines), 3, len(UNUSABLE))
+    paths = OutputPaths.of(source, tmp_path / "out")
+    rejects = [json.loads(line) for line in paths.rejects.read_text(encoding="utf-8").splitlines()]
+    assert [r["line"] for r in rejects] == list(range(2, 2 + len(UNUSABLE)))
+    scored = [json.loads(line, parse_constant=pytest.fail) for line in paths.predictions.read_text().splitlines()]
+    assert [(s.get("x"), s.get("y"), s.get("z")) for s in scored] == [(None, None, None), (None, {}, [{}]),
+                                                                       (None, None, None)]
+    assert pq.read_table(paths.parquet).num_rows == 3
+
+
+def test_a_users_fields_named_like_ours_are_kept_under_input_names_and_counted(tmp_path, model_dir):
+    rows = [{"news": "好", "pred_label": "old", "probs": [1], "input.probs": "older", "model_digest": "m"},
+            {"news": "差", "pred_prob": 0.5}, {"news": "棒"}]
+    result = score_file.fn(write_jsonl(tmp_path / "again.jsonl", rows), model_dir, cfg(tmp_path))
+    out = [json.loads(line) for line in result.predictions.read_text(encoding="utf-8").splitlines()]
+    assert (out[0]["input.pred_label"], out[0]["input.input.probs"], out[0]["input.probs"]) == ("old", [1], "older")
+    assert out[0]["input.model_digest"] == "m" and out[1]["input.pred_prob"] == 0.5
+    assert all(o["pred_label"] in ("neg", "pos") and len(o["model_digest"]) == 16 for o in out)
+    assert "input.pred_label" not in out[2]
+    assert read_json(result.manifest)["input_fields_renamed"] == {"pred_label": 1, "probs": 1, "model_digest": 1,
+                                                                  "pred_prob": 1}
+
+
+def test_a_file_growing_while_it_is_scored_is_hashed_as_far_as_it_was_read(tmp_path, model_dir, monkeypatch):
+    import hashlib
+
+    import tasks.scoring.publish as publish_module
+
+    source = write_input(tmp_path / "growing.jsonl", n=30)
+    original = publish_module.read_chunks
+
+    def growing(path, rows):
+        for number, chunk in enumerate(original(path, rows)):
+            if number == 0:
+                with open(path, "a", encoding="utf-8") as fh:
+                    fh.write('{"news": "后来写入的一行"}\n' * 5)
+            yield chunk
+
+    monkeypatch.setattr(publish_module, "read_chunks", growing)
+    manifest = read_json(score_file.fn(source, model_dir, cfg(tmp_path, chunk_rows=4)).manifest)
+    read = b"".join(source.read_bytes().splitlines(keepends=True)[:manifest["rows_in"]])
+    assert manifest["rows_in"] == 36 and manifest["input_sha256"] == hashlib.sha256(read).hexdigest()
+
+
+def test_every_row_rejected_names_the_top_reasons_with_their_first_lines(tmp_path, model_dir):
+    rows = [{"text": "好"}] * 4 + [{"news": 3}]
+    result = score_file.fn(write_jsonl(tmp_path / "wrong.jsonl", rows), model_dir, cfg(tmp_path))
+    assert result.warning == ("every row was rejected (5): lines 1, 2, 3 and 1 more: missing text field 'news'; "
+                              "line 5: text field 'news' must be a string, got int")

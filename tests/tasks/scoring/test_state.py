@@ -5,14 +5,15 @@ import logging
 from pathlib import Path
 
 import pytest
+import torch
 
 from tasks.core.config import ScoreConfig
-from tasks.core.device import cpu_has_bf16
 from tasks.core.files import read_json
 from tasks.core.records import LabelSet
 from tasks.scoring.files import OutputPaths
 from tasks.scoring.score import score_file
 from tasks.scoring.state import scoring_options
+from tasks.training.precision import inference_precision
 from tests.builders import learnable_rows, write_jsonl
 from tests.pipeline import save_tiny_classifier
 
@@ -52,10 +53,11 @@ def test_every_option_that_shapes_the_bytes_is_part_of_done(tmp_path, model_dir,
     assert score_file.fn(source, model_dir, base.model_copy(update={option: value})).status == "scored"
 
 
-def test_precision_is_recorded_as_the_dtype_it_resolves_to_on_this_machine(model_dir):
-    assert scoring_options(ScoreConfig(precision="fp32"), model_dir)["dtype"] == "float32"
-    auto = scoring_options(ScoreConfig(precision="auto"), model_dir)["dtype"]
-    assert auto == ("bfloat16" if cpu_has_bf16() else "float32")
+def test_precision_is_recorded_as_the_dtype_it_resolves_to_on_this_machine(model_dir, tmp_path):
+    assert scoring_options(ScoreConfig(precision="fp32", artifacts_dir=tmp_path), model_dir)["dtype"] == "float32"
+    auto = scoring_options(ScoreConfig(precision="auto", artifacts_dir=tmp_path), model_dir)["dtype"]
+    resolved = inference_precision(model_dir, torch.device("cpu"), "auto", tmp_path)  # what the train flow uses
+    assert auto == {"bf16": "bfloat16", "fp32": "float32"}[resolved]
 
 
 def test_a_manifest_without_options_from_an_older_version_is_redone(tmp_path, model_dir, caplog):

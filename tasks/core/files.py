@@ -83,10 +83,23 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+# Line breaks to str.splitlines (and so to many JSONL readers) that JSON leaves raw inside strings: NEL, LS, PS.
+_RAW_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def json_line(value: Any, allow_nan: bool = True) -> str:
+    """``value`` as one JSONL line (no newline), readable (not ASCII-escaped) yet one line to every reader."""
+    line = json.dumps(value, ensure_ascii=False, allow_nan=allow_nan)
+    for raw, escaped in _RAW_BREAKS.items():
+        if raw in line:
+            line = line.replace(raw, escaped)
+    return line
+
+
 def write_jsonl(path: Path, rows: Iterator[dict] | list[dict]) -> int:
     count = 0
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.write(json_line(row) + "\n")
             count += 1
     return count

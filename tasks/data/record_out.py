@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import math
+
+from tasks.core.files import json_line
 
 
 def finite_json(value: object) -> tuple[object, int]:
@@ -19,14 +20,13 @@ def finite_json(value: object) -> tuple[object, int]:
     return value, 0
 
 
-
 def strict_json(value: object) -> tuple[str, int]:
     """``value`` as one line of strict JSON, and how many NaN/Infinity values (``1e400`` too) became null."""
     try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False), 0
+        return json_line(value, allow_nan=False), 0
     except ValueError:  # only non-finite floats: parse_line already refused what else json.dumps could not write
         clean, replaced = finite_json(value)
-        return json.dumps(clean, ensure_ascii=False, allow_nan=False), replaced
+        return json_line(clean, allow_nan=False), replaced
 
 
 KEPT_PREFIX = "input."  # a user's field named like one of ours is kept under this prefix (repeated while taken)

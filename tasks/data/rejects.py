@@ -6,12 +6,11 @@ count per reason and the first lines of each reason, which is all a message or t
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from pathlib import Path
 
-from tasks.core.files import temporary_for
+from tasks.core.files import json_line, temporary_for
 from tasks.data.quality import count_by_reason
 from tasks.data.jsonl import BadRow
 
@@ -46,7 +45,7 @@ class RejectSink:
         if self._fh is None:
             self.target.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self._tmp, "w", encoding="utf-8")
-        self._fh.write(json.dumps(bad.record(self.source), ensure_ascii=False) + "\n")
+        self._fh.write(json_line(bad.record(self.source)) + "\n")
         self.count += 1
         if len(self.first) < SHOWN_ERRORS:
             self.first.append(bad)

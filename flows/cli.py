@@ -11,7 +11,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from tasks.core.errors import DataError
+
 M = typing.TypeVar("M", bound=BaseModel)
+
+
+class OptionError(DataError):
+    """A command-line value the config refuses (``--chunk_rows 0``, ``--device cuda`` without CUDA)."""
 
 
 def _plain(annotation):
@@ -52,8 +58,21 @@ def config_parser(model: type[BaseModel], description: str) -> argparse.Argument
     return parser
 
 
-def config_from(model: type[M], given: dict) -> M:
-    """Only the options given on the command line override the model's own defaults."""
+def option_errors(exc: ValidationError) -> str:
+    """One line for every broken rule: ``--chunk_rows: Input should be greater than 0``, or a rule across options."""
+    def one(error: dict) -> str:
+        message = error["msg"].removeprefix("Value error, ")
+        names = [str(part) for part in error["loc"] if isinstance(part, str)]  # not a list item's index
+        return f"--{'_'.join(names)}: {message}" if names else message  # across options: the message names them
+    return "; ".join(one(e) for e in exc.errors())
+
+
+def config_from(model: type[M], given: dict, parser: argparse.ArgumentParser | None = None) -> M:
+    """Only the options given on the command line override the model's own defaults.
+
+    A value the model refuses is a usage error, raised before any work: with ``parser``, argparse's own (usage,
+    one ``error:`` line, exit 2); without, an ``OptionError`` that ``run_command`` ends the same way (exit 2).
+    """
     nested: dict = {}
     for dest, value in given.items():
         *parents, leaf = dest.split(".")
@@ -61,19 +80,17 @@ def config_from(model: type[M], given: dict) -> M:
         for parent in parents:
             target = target.setdefault(parent, {})
         target[leaf] = value
-    return model.model_validate(nested)
+    try:
+        return model.model_validate(nested)
+    except ValidationError as exc:
+        if parser is not None:
+            parser.error(option_errors(exc))
+        raise OptionError(option_errors(exc)) from None
 
 
 def parse_config(model: type[M], argv: list[str] | None, description: str) -> M:
     parser = config_parser(model, description)
-    try:
-        return config_from(model, vars(parser.parse_args(argv)))
-    except ValidationError as exc:
-        bad = [e for e in exc.errors() if e["loc"]]
-        if not bad:
-            raise  # a rule across options (e.g. "all three files"): its own message says it
-        # A bad value of one option (e.g. "--batch_size 8,x"): a usage error, like argparse's own.
-        parser.error("; ".join(f"--{'_'.join(map(str, e['loc'][:1]))}: {e['msg']}" for e in bad))
+    return config_from(model, vars(parser.parse_args(argv)), parser)
 
 
 DATA_ERROR_EXIT = 2
@@ -84,8 +101,6 @@ def run_command(main: Callable[[list[str]], object], argv: list[str]) -> None:
 
     A traceback would only bury the message: a DataError names the file, line and fix itself.
     """
-    from tasks.core.errors import DataError
-
     try:
         main(argv)
     except DataError as exc:

@@ -79,7 +79,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--cron", default=DEFAULT_SCORING_CRON, help="Schedule of the served deployment.")
     given = vars(parser.parse_args(argv))
     serve, cron = given.pop("serve", False), given.pop("cron")
-    config = config_from(ScoreConfig, given)
+    config = config_from(ScoreConfig, given, parser)  # a bad option: usage and one error line, exit 2
     # A run without PREFECT_API_URL starts a temporary server: it must not outlive a kill -9 of this process.
     tie_temporary_server_to_this_process()
     # Before the run's first heartbeat: a run killed before its second one is still marked CRASHED.

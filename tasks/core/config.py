@@ -12,6 +12,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tasks.core.device_option import DEVICE_HELP, device_name, device_present
+from tasks.core.score_config import DEFAULT_SCORING_CRON, ScoreConfig
+
+__all__ = ["BUILTIN_CORPUS", "DEFAULT_SCORING_CRON", "MlmSettings", "PretrainConfig", "ScoreConfig", "ScratchModel",
+           "Setting", "TrainConfig"]
+
 # The seed article's hyper-parameters, meant for fine-tuning bert-base-chinese.
 PRETRAINED_DEFAULTS = {
     "learning_rate": [1e-5],
@@ -166,7 +172,7 @@ class TrainConfig(BaseModel):
     do_train: bool = Field(False, description="Train (with none of --do_* given, all three run).")
     do_test: bool = Field(False, description="Report metrics on the test file.")
     do_predict: bool = Field(False, description="Write test-set predictions.")
-    device: str = Field("auto", description="'auto' (cuda when present), 'cpu', 'cuda' or 'cuda:N'.")
+    device: str = Field("auto", description=DEVICE_HELP)
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="'auto': bf16 autocast on CUDA with bf16 support, else fp32."
     )
@@ -198,6 +204,11 @@ class TrainConfig(BaseModel):
             return [part.strip() for part in value.split(",") if part.strip()]
         return [value] if isinstance(value, int | float) else value
 
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, value: str) -> str:
+        return device_name(value)
+
     @field_validator("learning_rate", "batch_size")
     @classmethod
     def _positive(cls, values):
@@ -212,6 +223,8 @@ class TrainConfig(BaseModel):
             raise ValueError("give all three of --train_file, --dev_file and --test_file, or none of them")
         if self.nnodes > 1 and not self.rdzv_endpoint:
             raise ValueError("--nnodes > 1 needs --rdzv_endpoint host:port (the rank-0 machine)")
+        if not self.dask_address:  # a sweep on a Dask cluster trains on the workers' devices, not this machine's
+            device_present(self.device)
         return self
 
     @property
@@ -271,7 +284,7 @@ class PretrainConfig(MlmSettings):
     data_dir: Path = Field(Path("data"), description="Where corpora and the token caches live.")
     output_dir: Path = Field(Path("artifacts"), description="Pre-trained encoders go to <output_dir>/pretrained/<key>.")
     seed: int = Field(42, description="Seed for weights, masks, batch order and the held-out split.")
-    device: str = Field("auto", description="'auto' (cuda when present), 'cpu', 'cuda' or 'cuda:N'.")
+    device: str = Field("auto", description=DEVICE_HELP)
     precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="'auto': bf16 autocast on CUDA.")
     resume: bool = Field(True, description="Continue the same pre-training from its last complete epoch.")
     weight_decay: float = Field(0.01, ge=0, description="AdamW decay; never applied to biases or norms.")
@@ -286,6 +299,16 @@ class PretrainConfig(MlmSettings):
     rdzv_endpoint: str | None = Field(None, description="host:port where the machines meet (if --nnodes > 1).")
     torchrun: bool = Field(False, description="Launch under torchrun even for one process.")
     dist_timeout_seconds: int = Field(1800, gt=0, description="Longest wait for a collective before a rank fails.")
+
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, value: str) -> str:
+        return device_name(value)
+
+    @model_validator(mode="after")
+    def _device_present(self) -> PretrainConfig:
+        device_present(self.device)
+        return self
 
     @property
     def from_scratch(self) -> bool:
@@ -302,37 +325,3 @@ class PretrainConfig(MlmSettings):
     @property
     def global_batch(self) -> int:
         return self.batch_size * self.processes * self.gradient_accumulation_steps
-
-
-DEFAULT_SCORING_CRON = "*/10 * * * *"  # the served scoring deployment: every ten minutes
-
-
-class ScoreConfig(BaseModel):
-    """Parameters of ``flows/score_flow.py``; each field is one command-line option."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    inputs: str = Field("data/incoming", description="A JSONL file, a glob, or a directory of *.jsonl files.")
-    output_dir: Path = Field(Path("data/scored"), description="Where predictions, rejects and manifests go.")
-    text_field: str = Field("news", description="JSON field holding the text; every other field is kept.")
-    model_dir: Path | None = Field(None, description="A saved classifier. Default: the promoted model.")
-    artifacts_dir: Path = Field(Path("artifacts"), description="Where the promoted-model pointer lives.")
-    chunk_rows: int = Field(4096, gt=0, description="Rows read, scored and written at a time (flat memory).")
-    batch_size: int = Field(64, gt=0, description="Most texts per forward pass.")
-    max_batch_tokens: int | None = Field(
-        None, gt=0, description="Padded tokens per forward pass (default: 2048 CPU fp32, 8192 CPU bf16, 65536 GPU)."
-    )
-    write_parquet: bool = Field(False, description="Also write the predictions as Parquet.")
-    dask_address: str | None = Field(None, description="Score files on this Dask cluster (tcp://host:8786).")
-    dask_workers: int = Field(0, ge=0, description="Without --dask_address: a local Dask cluster of N processes.")
-    device: str = Field("auto", description="'auto' (cuda when present), 'cpu', 'cuda' or 'cuda:N'.")
-    precision: Literal["auto", "fp32", "bf16"] = Field(
-        "auto", description="'auto': bf16 autocast on CUDA, or on a CPU with native bf16 (avx512_bf16/AMX)."
-    )
-    # Drift report against the model's reference profile (tasks/drift/compare.py); never changes predictions.
-    drift_psi_watch: float = Field(0.1, gt=0, description="PSI from which a feature is reported as worth watching.")
-    drift_psi_alert: float = Field(
-        0.25, gt=0, description="PSI from which a feature counts as drift: a warning and a drift.detected event."
-    )
-    drift_alpha: float = Field(0.01, gt=0, lt=1, description="Significance of the chi-square test on the label mix.")
-    drift_min_rows: int = Field(100, ge=1, description="Fewest rows in a file or run that get a drift verdict.")

@@ -101,9 +101,21 @@ def file_notes(path: Path) -> dict:
     return {"utf8_bom": head.startswith(b"\xef\xbb\xbf"), "crlf_lines": crlf}
 
 
-def apply_leakage_policy(policy: str, quality: dict[str, SplitQuality], paths: dict[str, Path]) -> dict[str, tuple]:
-    """Lines to leave out per split (``drop``), or a stop (``fail``); ``warn`` only reports."""
+def apply_leakage_policy(policy: str, quality: dict[str, SplitQuality], paths: dict[str, Path],
+                         valid_rows: dict[str, int]) -> dict[str, tuple]:
+    """Lines to leave out per split (``drop``), or a stop (``fail``); ``warn`` only reports.
+
+    A dev/test file whose every row is in train (often the training file given twice) is named before any
+    training: under ``drop`` nothing would be left to evaluate, so it stops; under ``warn`` it is a loud warning."""
     leaked = {split: q.leaked_lines for split, q in quality.items() if q.leaked_lines}
+    every = [split for split, lines in leaked.items() if len(lines) >= valid_rows[split]]
+    if every and policy == "drop":
+        raise DataError(f"every row of {', '.join(str(paths[s]) for s in every)} also occurs in the training file: "
+                        f"--leakage drop would leave no {every[0]} row to evaluate. Give {'/'.join(every)} files "
+                        "with texts not in train.")
+    for split in every if policy == "warn" else ():
+        logger().warning("every row of %s also occurs in the training file (is it the training file?): its metrics "
+                         "measure memory, not generalisation, and the leakage-free metrics will be n/a", paths[split])
     if not leaked or policy == "warn":
         return {}
     if policy == "fail":
@@ -158,7 +170,7 @@ def validate_splits(
         # After the bad rows: they explain more than a short label set would.
         labels = labels or label_set_of(seen, paths[split])
     quality = dataset_quality({split: split_keys(data.rows_file) for split, data in splits.items()})
-    dropped = apply_leakage_policy(leakage, quality, paths)
+    dropped = apply_leakage_policy(leakage, quality, paths, {s: d.valid_rows for s, d in splits.items()})
     splits = {s: d.model_copy(update={"excluded_lines": dropped.get(s, ())}) for s, d in splits.items()}
     summary = DataSummary(labels=labels, splits=splits, quality=quality, leakage_policy=leakage)
     log_summary(summary)

@@ -49,14 +49,31 @@ class Calibration(Record):
     nll_after: float
 
 
+NO_FRESH_ROWS = "n/a — every test text also occurs in train"
+
+
 class TestMetrics(Metrics):
-    """The selected model on test: ``leakage_free`` repeats the metrics on rows whose text is not in train."""
+    """The selected model on test: ``leakage_free`` repeats the metrics on rows whose text is not in train.
+
+    ``leaked_rows`` counts the scored test rows whose text occurs in train. When that is every row there is
+    nothing to repeat the metrics on: ``leakage_free`` is None and ``metrics.json`` holds ``"leakage_free": null``.
+    """
 
     __test__ = False  # a record, not a pytest test class
 
     calibration: Calibration
+    leaked_rows: int = 0
     leakage_free: Metrics | None = None
     model_digest: str
+
+    @property
+    def every_row_leaked(self) -> bool:
+        return self.rows > 0 and self.leaked_rows >= self.rows
+
+    def saved(self) -> dict:
+        """What ``metrics.json`` holds: no empty fields, except an explicit ``leakage_free: null`` when n/a."""
+        saved = self.model_dump(mode="json", exclude_none=True)
+        return (saved | {"leakage_free": None}) if self.every_row_leaked else saved
 
 
 class Comparison(Record):

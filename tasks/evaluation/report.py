@@ -9,6 +9,7 @@ from prefect import task
 from pydantic import ConfigDict
 
 from tasks.core.config import TrainConfig
+from tasks.core.errors import DataError
 from tasks.core.files import read_json, write_json, write_text
 from tasks.core.logs import logger
 from tasks.core.records import DataSummary, Predictions, Promotion, Record, RunDir, TokenizedSplit, TrainResult
@@ -16,7 +17,7 @@ from tasks.data.validation_report import validation_section
 from tasks.evaluation.artifacts import publish_run
 from tasks.evaluation.bootstrap import metric_intervals
 from tasks.evaluation.calibration import ECE_BINS, expected_calibration_error, nll, rescale
-from tasks.evaluation.metric_records import BaselineResult, TestMetrics
+from tasks.evaluation.metric_records import NO_FRESH_ROWS, BaselineResult, TestMetrics
 from tasks.evaluation.plots import PLOTS, confusion_matrix, reliability, training_curves
 from tasks.evaluation.predict import read_scores
 from tasks.evaluation.report_markdown import comparison_section, test_section, training_section
@@ -31,10 +32,15 @@ def report_test(predictions: Predictions, data: DataSummary, run: RunDir, model_
     """Metrics from the ids and probabilities written beside the predictions JSONL, from the same arrays.
 
     When test texts also occur in train, the metrics are given again on the rows that do not: the
-    score a user can expect on new text.
+    score a user can expect on new text. When every test text occurs in train there is no such row, and
+    those metrics are not available: ``leakage_free`` is null in ``metrics.json`` and "n/a" in the report.
     """
     labels = data.labels
     lines, y_true, y_pred, probs = read_scores(predictions.scores)
+    if not len(y_true):  # validation should have stopped this run; say why rather than fail inside scikit-learn
+        test = data.splits["test"]
+        raise DataError(f"{test.path}: no test row left to report on ({test.valid_rows} valid, "
+                        f"{len(test.excluded_lines)} left out by --leakage {data.leakage_policy})")
     metrics = classification_metrics(y_true, y_pred, labels.names)
     metrics["intervals"] = metric_intervals(y_true, y_pred, len(labels.names))
     temperature = saved_temperature(model_dir)
@@ -46,20 +52,28 @@ def report_test(predictions: Predictions, data: DataSummary, run: RunDir, model_
     }
     quality = data.quality.get("test")
     if quality and quality.leaked_lines and not data.splits["test"].excluded_lines:
-        fresh = ~np.isin(lines, np.array(quality.leaked_lines))
-        metrics["leakage_free"] = classification_metrics(y_true[fresh], y_pred[fresh], labels.names)
-        if fresh.any():
-            metrics["leakage_free"]["intervals"] = metric_intervals(y_true[fresh], y_pred[fresh], len(labels.names))
+        leaked = np.isin(lines, np.array(quality.leaked_lines))
+        metrics["leaked_rows"] = int(leaked.sum())
+        if not leaked.all():  # every row leaked: no row to measure new text on, the metrics are n/a
+            metrics["leakage_free"] = classification_metrics(y_true[~leaked], y_pred[~leaked], labels.names)
+            metrics["leakage_free"]["intervals"] = metric_intervals(y_true[~leaked], y_pred[~leaked],
+                                                                    len(labels.names))
     metrics["model_digest"] = predictions.model_digest
     result = TestMetrics.model_validate(metrics)
-    write_json(run.file("metrics.json"), result.model_dump(mode="json", exclude_none=True))
+    write_json(run.file("metrics.json"), result.saved())
     confusion_matrix(labels.names, result.confusion_matrix.matrix, run.file("plots/confusion_matrix.png"))
     reliability(raw, probs, y_true, run.file("plots/reliability.png"))
-    fresh = result.leakage_free
-    extra = f"; {fresh.accuracy:.4f} on the {fresh.rows} rows not in train" if fresh else ""
     logger().info("test accuracy %.4f, macro-F1 %.4f on %d rows%s", result.accuracy, result.macro.f1, result.rows,
-                  extra)
+                  leakage_note(result))
     return result
+
+
+def leakage_note(result: TestMetrics) -> str:
+    """The log's word on rows not in train: their accuracy, n/a when every test text is in train, or nothing."""
+    if result.every_row_leaked:
+        return f"; leakage-free metrics {NO_FRESH_ROWS}"
+    fresh = result.leakage_free
+    return f"; {fresh.accuracy:.4f} on the {fresh.rows} rows not in train" if fresh else ""
 
 
 def model_note(cfg: TrainConfig, train: TrainResult | None) -> str:
@@ -112,7 +126,7 @@ def write_report(outcome: RunOutcome) -> str:
         images = "\n\n".join(f"![{p.stem.replace('_', ' ')}](plots/{p.name})" for p in plots)
         parts.append(f"## Plots\n\n{images}\n")
     if o.metrics is not None and o.baseline is not None and o.baseline.comparison is not None:
-        parts.append(comparison_section(o.baseline))
+        parts.append(comparison_section(o.baseline, o.metrics))
     if o.predictions is not None:
         parts.append(f"## Predictions\n\n{o.predictions.rows} rows in `{o.predictions.path}` "
                      f"(model digest `{o.predictions.model_digest[:16]}`).\n")

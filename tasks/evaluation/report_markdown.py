@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tasks.core.records import TrainResult
 from tasks.evaluation.bootstrap import METRICS, Interval
-from tasks.evaluation.metric_records import BaselineResult, Comparison, Metrics, TestMetrics
+from tasks.evaluation.metric_records import NO_FRESH_ROWS, BaselineResult, Comparison, Metrics, TestMetrics
 from tasks.evaluation.selection import sweep_rows
 from tasks.training.artifacts import epoch_rows
 from tasks.training.evaluations import by_step, selected_name
@@ -45,6 +45,9 @@ def test_section(metrics: TestMetrics) -> str:
     leak = (f" On the {fresh.rows} test rows whose text does not occur in train: accuracy "
             f"**{fresh.accuracy:.4f}**{ci(fresh, 'accuracy')}, macro-F1 {fresh.macro.f1:.4f}"
             f"{ci(fresh, 'macro_f1')}." if fresh else "")
+    if metrics.every_row_leaked:
+        leak = (f" Metrics on the test rows whose text does not occur in train: **{NO_FRESH_ROWS}**, so the numbers "
+                "above measure texts the model was trained on, not new text.")
     cal = metrics.calibration
     calibration = (f"Calibration (temperature scaling fitted on dev, T = {cal.temperature:.3f}; labels unchanged): "
                    f"test ECE ({cal.ece_bins} bins) {cal.ece_before:.4f} -> {cal.ece_after:.4f}, "
@@ -110,8 +113,12 @@ def comparison_table(result: Comparison, baseline: BaselineResult) -> str:
     return f"{table}\n\n{verdicts}\n"
 
 
-def comparison_section(baseline: BaselineResult) -> str:
-    """The report's comparison: point estimates with 95 % bootstrap intervals, and which model wins, if any."""
+def comparison_section(baseline: BaselineResult, metrics: TestMetrics | None = None) -> str:
+    """The report's comparison: point estimates with 95 % bootstrap intervals, and which model wins, if any.
+
+    ``metrics`` (this run's test metrics) tells whether every test text is also in train: then the comparison on
+    rows not in train is n/a, and says so.
+    """
     test = baseline.comparison.test
     any_interval = test.difference["accuracy"]
     parts = [f"## Baseline on the same test rows\n\n{test.rows} rows; in brackets the 95 % bootstrap interval "
@@ -121,4 +128,6 @@ def comparison_section(baseline: BaselineResult) -> str:
     if fresh:
         parts.append(f"On the {fresh.rows} test rows whose text does not occur in train:\n\n"
                      f"{comparison_table(fresh, baseline)}")
+    elif metrics is not None and metrics.every_row_leaked:
+        parts.append(f"On test rows whose text does not occur in train: {NO_FRESH_ROWS}.\n")
     return "\n".join(parts)

@@ -1,16 +1,27 @@
 """What ``--inputs`` means: the files to score, each with its place under the input root, and what is left out.
 
-- a file: that file, whatever its name;
-- a directory: its top-level ``*.jsonl`` files (any case: ``.JSONL`` too), not its subfolders;
-- a glob (``'in/**/*.jsonl'``, recursive with ``**``): the ``*.jsonl`` files it matches.
+- a directory: its top-level ``*.jsonl`` files, not its subfolders;
+- a glob (``'in/**/*.jsonl'``, recursive with ``**``): the ``*.jsonl`` files it matches;
+- a file: that file, whatever its name (naming it is asking for it, hidden or not).
 
-Hidden files are left out (a directory's are listed as such; a glob never matches them). A symlink counts under its
-own name; a dangling one is reported. Outputs of this scorer (``*.pred.jsonl``/``*.rejects.jsonl`` beside the
-``.<stem>.lock`` a scoring run creates first) are never inputs, so ``--output_dir`` may be the input folder.
+The same rules and the same "not scored: why" reasons hold in every mode. The ``.jsonl`` suffix matches in any
+case (``.JSONL`` too), in a glob as well: a glob is expanded with its last part widened to every name (``*`` and
+``.*``), and a name is a match when it fits that last part as given, or after folding the case of its ``.jsonl``
+suffix and dropping a compression suffix. So ``'in/*.jsonl'`` matches ``in/X.JSONL``, and lists ``in/.a.jsonl``
+(a hidden file) and ``in/a.jsonl.gz`` (compressed) with their reasons instead of passing over them silently.
+
+Never scored, and listed with the reason: hidden files (a directory's or a glob's: names starting with ``.``;
+``**`` never descends into hidden folders), compressed files (``.gz``, ``.bz2``, ``.xz``, ``.zst``, ``.zip``, or
+such data under a ``.jsonl`` name: they are not read, decompress them first), outputs of this scorer
+(``*.pred.jsonl``/``*.rejects.jsonl`` beside the ``.<stem>.lock`` a scoring run creates first, so ``--output_dir``
+may be the input folder), folders and other non-regular files. A file named on its own that is compressed, an
+output of this scorer or not a regular file is refused with a ``DataError`` saying which. A symlink counts under
+its own name; a dangling one is reported.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import logging
 import os
@@ -23,6 +34,12 @@ from tasks.core.records import InputListing, ScoringInput, SkippedPath
 from tasks.scoring.files import OUTPUT_SUFFIXES, OutputPaths
 
 SUBFOLDER = "a folder: only the top level of a directory is read; use a glob like 'DIR/**/*.jsonl' for subfolders"
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip")
+# The first bytes of each format: a file named *.jsonl may still hold compressed data.
+MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"),
+         (b"PK\x03\x04", "zip"))
+# What a file named on its own is still refused for; a hidden or differently named one is scored as asked.
+REFUSED_ALONE = ("compressed", "an output of this scorer", "not a regular file")
 
 
 def _absolute(path: Path) -> Path:
@@ -45,6 +62,22 @@ def is_scorer_output(path: Path, output_dir: Path) -> bool:
     return (path.parent / f".{path.name.removesuffix(suffix)}.lock").exists()
 
 
+def compressed(path: Path, by_content: bool = True) -> str | None:
+    """``compressed (.gz is not read; ...)`` for a compressed name, or (``by_content``) compressed first bytes."""
+    suffix = next((s for s in COMPRESSED_SUFFIXES if path.name.lower().endswith(s)), None)
+    if suffix:
+        return f"compressed ({suffix} is not read; decompress it first)"
+    if not by_content:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return None  # unreadable: scoring it says why, with the file's name
+    kind = next((kind for magic, kind in MAGIC if head.startswith(magic)), None)
+    return f"compressed ({kind} data is not read; decompress it first)" if kind else None
+
+
 def skip_reason(path: Path, output_dir: Path, from_directory: bool) -> str | None:
     """Why a match is not scored, or None when it is."""
     if path.is_symlink() and not path.exists():
@@ -55,11 +88,44 @@ def skip_reason(path: Path, output_dir: Path, from_directory: bool) -> str | Non
         return SUBFOLDER if from_directory else "a folder"
     if not path.is_file():
         return "not a regular file"
+    if reason := compressed(path, by_content=False):
+        return reason
     if not path.name.lower().endswith(".jsonl"):
         return "not named *.jsonl"
     if is_scorer_output(path, output_dir):
         return "an output of this scorer"
-    return None
+    return compressed(path)
+
+
+def _folded(name: str) -> str:
+    """``A.JSONL.GZ`` -> ``A.jsonl.gz``: the ``.jsonl`` and compression suffixes in lower case."""
+    lower = name.lower()
+    end = next((s for s in COMPRESSED_SUFFIXES if lower.endswith(s)), "")
+    if lower.removesuffix(end).endswith(".jsonl"):
+        end = ".jsonl" + end
+    return name[: len(name) - len(end)] + end.lower() if end else name
+
+
+def name_matches(name: str, pattern: str) -> bool:
+    """Whether a glob's last part takes ``name``: as written (``fnmatchcase``: a leading ``*`` takes a leading dot
+    too), with both ``.jsonl`` suffixes in any case, or with the name's compression suffix dropped (so a compressed
+    file that would have matched is listed as such)."""
+    if fnmatch.fnmatchcase(name, pattern):
+        return True
+    name, pattern = _folded(name), _folded(pattern)
+    unpacked = next((name.removesuffix(s) for s in COMPRESSED_SUFFIXES if name.endswith(s)), name)
+    return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(unpacked, pattern)
+
+
+def glob_matches(spec: str) -> list[Path]:
+    """Every path ``spec`` matches, hidden names and other cases of ``.jsonl`` included (see the module's doc)."""
+    head, last = os.path.split(spec)
+    if last in ("", "**"):  # 'in/*/' names folders; 'in/**' already takes every name below 'in'
+        patterns = [spec, os.path.join(spec, ".*")] if last else [spec]
+    else:
+        patterns = [os.path.join(head, "*"), os.path.join(head, ".*")]
+    found = {p for pattern in patterns for p in glob.glob(pattern, recursive=True)}
+    return sorted(Path(p) for p in found if last in ("", "**") or name_matches(os.path.basename(p), last))
 
 
 def _matches(spec: str) -> tuple[list[Path], Path, bool]:
@@ -69,18 +135,28 @@ def _matches(spec: str) -> tuple[list[Path], Path, bool]:
         return sorted(path.iterdir()), _absolute(path), True
     if glob.has_magic(spec):
         expanded = os.path.expanduser(spec)
-        return sorted(Path(p) for p in glob.glob(expanded, recursive=True)), _glob_root(expanded), False
+        return glob_matches(expanded), _glob_root(expanded), False
     if path.is_symlink() and not path.exists():
         raise DataError(f"--inputs {spec}: a dangling symlink (to {os.readlink(path)})")
     raise DataError(f"--inputs {spec}: no such file or directory")
 
 
+def single_file(spec: str, output_dir: Path) -> InputListing | None:
+    """``spec`` named one file: that file, or a ``DataError`` when it cannot be scored as it is."""
+    path = Path(spec).expanduser()
+    if not path.exists() or path.is_dir():
+        return None
+    reason = skip_reason(path, output_dir, from_directory=False)
+    if reason and reason.startswith(REFUSED_ALONE):
+        raise DataError(f"--inputs {spec}: not scored, {reason}")
+    return InputListing(files=(ScoringInput(path=_absolute(path), relative=Path(path.name)),))
+
+
 def find_inputs(spec: str, output_dir: Path) -> InputListing:
     """Every match of ``spec`` once: a file to score, or a skipped path with its reason; sorted, so runs agree."""
     out = output_dir.expanduser().resolve()
-    path = Path(spec).expanduser()
-    if path.is_file():
-        return InputListing(files=(ScoringInput(path=_absolute(path), relative=Path(path.name)),))
+    if listing := single_file(spec, out):
+        return listing
     matches, root, from_directory = _matches(spec)
     files, skipped = [], []
     for match in matches:

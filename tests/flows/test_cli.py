@@ -1,11 +1,12 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from flows.cli import parse_config
-from tasks.core.config import TrainConfig
+from flows.cli import OptionError, config_from, config_parser, parse_config
+from tasks.core.config import ScoreConfig, TrainConfig
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_FLAGS = ["--train_file", "--dev_file", "--test_file", "--model_checkpoint", "--output_dir", "--max_seq_length",
@@ -48,9 +49,11 @@ def test_bad_options_exit_with_a_usage_error(argv, capsys):
     assert "error" in capsys.readouterr().err
 
 
-def test_only_some_data_files_is_refused():
-    with pytest.raises(ValueError, match="all three"):
+def test_only_some_data_files_is_a_usage_error_not_a_traceback(capsys):
+    with pytest.raises(SystemExit) as exc:
         parse_config(TrainConfig, ["--train_file", "a.jsonl"], "")
+    assert exc.value.code == 2
+    assert "error: give all three of --train_file" in capsys.readouterr().err
 
 
 def test_help_documents_every_option():
@@ -73,3 +76,57 @@ def test_bad_sweep_values_are_usage_errors(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         parse_config(TrainConfig, argv, "")
     assert exc.value.code == 2 and argv[0] in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--scratch_hidden_size", "0"], "--scratch_hidden_size: Input should be greater than 0"),
+    (["--pretrain_epochs", "0"], "--pretrain_epochs: Input should be greater than 0"),
+    (["--device", "gpu"], "--device: unknown device 'gpu'"),
+])
+def test_a_nested_or_checked_option_is_named_in_the_usage_error(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        parse_config(TrainConfig, argv, "")
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--chunk_rows", "0"], "--chunk_rows: Input should be greater than 0"),
+    (["--max_batch_tokens", "0"], "--max_batch_tokens: Input should be greater than 0"),
+    (["--text_field", ""], "--text_field: String should have at least 1 character"),
+    (["--drift_psi_watch", "0.5", "--drift_psi_alert", "0.2"], "--drift_psi_alert 0.2 is below --drift_psi_watch 0.5"),
+    (["--dask_address", "tcp://h:8786", "--dask_workers", "2"], "--dask_address (a running cluster) or"),
+])
+def test_config_from_without_a_parser_raises_one_clean_option_error(argv, message):
+    given = vars(config_parser(ScoreConfig, "").parse_args(argv))
+    with pytest.raises(OptionError) as exc:
+        config_from(ScoreConfig, given)
+    assert message in str(exc.value) and "\n" not in str(exc.value) and "pydantic" not in str(exc.value)
+
+
+def absent_cuda() -> str:
+    """A CUDA device this machine lacks: ``cuda`` without CUDA, else one past the last."""
+    import torch
+
+    return f"cuda:{torch.cuda.device_count()}" if torch.cuda.is_available() else "cuda"
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--chunk_rows", "0", "--chunk_rows: Input should be greater than 0"),
+    ("--device", None, "--device cuda"),
+])
+def test_a_bad_scoring_option_exits_2_with_one_error_line_before_any_work(tmp_path, option, value, message):
+    value = value or absent_cuda()
+    env = os.environ | {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)  # a bad option must stop before any server is needed
+    argv = [option, value, "--inputs", str(tmp_path / "in"), "--output_dir", str(tmp_path / "out"),
+            "--artifacts_dir", str(tmp_path / "artifacts")]
+    out = subprocess.run([sys.executable, "flows/score_flow.py", *argv], cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=300)
+    errors = [line for line in out.stderr.splitlines() if "error:" in line]
+    assert out.returncode == 2, out.stderr
+    # run_command's "error: ..." line, or argparse's "usage: ..." lines and "score_flow.py: error: ...".
+    assert "Traceback" not in out.stderr and len(errors) == 1, out.stderr
+    assert errors[0].removeprefix("score_flow.py: ").startswith(f"error: {message}"), out.stderr
+    if option == "--device":
+        assert "is not available on this machine" in errors[0] or "CUDA device(s)" in errors[0]
+    assert not (tmp_path / "out").exists() and "temporary server" not in out.stderr

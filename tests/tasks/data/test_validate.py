@@ -237,6 +237,18 @@ def test_leakage_fail_says_where_and_what_to_do(tmp_path: Path, run: RunDir):
         validate_splits.fn(leaky(tmp_path), "news", "label", 0.0, run, leakage="fail")
 
 
+def test_a_test_file_that_is_the_training_file_is_named_before_any_training(tmp_path: Path, run: RunDir, caplog):
+    train = rows([0, 1, 0, 1])
+    paths = {name: write(tmp_path / f"{name}.jsonl", train if name != "dev" else rows([0, 1], "d"))
+             for name in ("train", "dev", "test")}
+    with pytest.raises(DataError, match=r"every row of .*test.jsonl also occurs in the training file: --leakage "
+                                        r"drop would leave no test row"):
+        validate_splits.fn(paths, "news", "label", 0.0, run, leakage="drop")
+    summary = validate_splits.fn(paths, "news", "label", 0.0, run, leakage="warn")
+    assert summary.quality["test"].leaked_lines == (1, 2, 3, 4)
+    assert "every row of" in caplog.text and "leakage-free metrics will be n/a" in caplog.text
+
+
 CHNSENTICORP = Path(__file__).resolve().parents[4] / "shared/data/chnsenticorp"
 
 

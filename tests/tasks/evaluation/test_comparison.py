@@ -10,7 +10,9 @@ from tasks.data.validate import validate_splits
 from tasks.evaluation.baseline import train_baseline
 from tasks.evaluation.bootstrap import Interval
 from tasks.evaluation.comparison import baseline_rows, compare_with_baseline
+from tasks.evaluation.metric_records import NO_FRESH_ROWS
 from tasks.evaluation.predict import write_scores
+from tasks.evaluation.report import report_test
 from tasks.evaluation.report_markdown import comparison_section, verdict
 from tests.builders import write_learnable
 
@@ -85,3 +87,23 @@ def test_only_an_interval_clear_of_zero_is_called_a_win():
     assert verdict("macro_f1", diff(-0.05, -0.01)).startswith("**The baseline wins on macro-F1 by 3.0 points**")
     noise = verdict("accuracy", diff(-0.002, 0.028))
     assert noise.startswith("No winner on accuracy") and "+1.3 [-0.2, +2.8] points" in noise
+
+
+def test_a_test_file_equal_to_train_has_no_fresh_comparison_and_the_report_says_so(tmp_path):
+    paths = write_learnable(tmp_path / "d", [0, 1])
+    paths["test"].write_bytes(paths["train"].read_bytes())  # every test text leaked
+    run = RunDir(path=tmp_path / "run")
+    run.path.mkdir()
+    data = validate_splits.fn(paths, "news", "label", 0.0, run)
+    baseline = train_baseline.fn(data, "news", "label", 42, run)
+    same = pq.read_table(baseline.test_predictions).column("pred_id").to_numpy()
+    predictions, tokenized = model_files(data, run, same)
+    result = compare_with_baseline.fn(baseline, predictions, tokenized, data, run)
+    assert result.comparison.leakage_free is None and "leakage_free" not in read_json(run.file("comparison.json"))
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text("{}", encoding="utf-8")
+    metrics = report_test.fn(predictions, data, run, model_dir)
+    section = comparison_section(result, metrics)
+    assert f"On test rows whose text does not occur in train: {NO_FRESH_ROWS}." in section
+    assert NO_FRESH_ROWS not in comparison_section(result)  # without the test metrics, nothing is claimed

@@ -1,5 +1,6 @@
 """tasks/scoring/inputs.py: what --inputs picks up, where each file's outputs go, and what is left out and why."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,84 @@ def test_a_missing_input_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="no such file or directory"):
         find_inputs(str(tmp_path / "missing"), tmp_path / "out")
     assert find_inputs(str(tmp_path / "*.jsonl"), tmp_path / "out").files == ()
+
+
+GZIP_BYTES = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"  # a gzip header: compressed data under a .jsonl name
+SCORED = "scored"
+CASES = {  # name in the input folder -> (what a directory or a glob does with it, what naming it alone does)
+    "a.jsonl": (SCORED, SCORED),
+    "X.JSONL": (SCORED, SCORED),
+    "Mixed.JsonL": (SCORED, SCORED),
+    ".hidden.jsonl": ("a hidden file", SCORED),  # named alone: asked for by name
+    **{f"a.jsonl{s}": (f"compressed ({s} is not read; decompress it first)",) * 2
+       for s in (".gz", ".bz2", ".xz", ".zst", ".zip")},
+    "B.JSONL.GZ": ("compressed (.gz is not read; decompress it first)",) * 2,
+    "gzipped.jsonl": ("compressed (gzip data is not read; decompress it first)",) * 2,
+    "a.pred.jsonl": ("an output of this scorer",) * 2,  # with the scoring lock beside it, in --output_dir
+}
+MODES = {  # how --inputs names the folder "in" holding one case's file
+    "directory": lambda folder, name: str(folder),
+    "glob": lambda folder, name: str(folder / "*.jsonl"),
+    "recursive glob": lambda folder, name: str(folder / "**" / "*.jsonl"),
+    "file": lambda folder, name: str(folder / name),
+}
+
+
+def case_folder(tmp_path: Path, name: str) -> Path:
+    folder = tmp_path / "in"
+    if name == "gzipped.jsonl":
+        (folder / name).parent.mkdir(parents=True)
+        (folder / name).write_bytes(GZIP_BYTES)
+    else:
+        touch(folder / name)
+    if name.endswith(".pred.jsonl"):
+        touch(folder / f".{name.removesuffix('.pred.jsonl')}.lock", "")
+    return folder
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("name", list(CASES))
+def test_every_input_mode_applies_the_same_rules_with_the_same_reasons(tmp_path, mode, name):
+    folder = case_folder(tmp_path, name)
+    spec = MODES[mode](folder, name)
+    expected = CASES[name][1 if mode == "file" else 0]
+    if mode == "file" and expected != SCORED:
+        with pytest.raises(DataError, match=re.escape(f"--inputs {spec}: not scored, {expected}")):
+            inputs_to_score(spec, folder)
+        return
+    listing = inputs_to_score(spec, folder)
+    hidden = {n: r for n, r in skipped(listing).items() if n.startswith(".") and n.endswith(".lock")}
+    if expected == SCORED:
+        assert relatives(listing) == [name] and skipped(listing) == hidden
+    else:
+        assert relatives(listing) == [] and skipped(listing) == {name: expected} | hidden
+
+
+@pytest.mark.parametrize("mode", ["directory", "glob"])
+def test_other_names_are_listed_only_where_the_spec_takes_them(tmp_path, mode):
+    folder = tmp_path / "in"
+    for name in ("a.jsonl", "notes.txt", "backup.tar.gz"):
+        touch(folder / name)
+    spec = str(folder) if mode == "directory" else str(folder / "*")
+    reasons = skipped(find_inputs(spec, tmp_path / "out"))
+    assert reasons == {"notes.txt": "not named *.jsonl", "backup.tar.gz": "compressed (.gz is not read; decompress "
+                       "it first)"}
+    # A narrower glob passes over what it does not name, like a shell, but never a *.jsonl in another case.
+    listing = find_inputs(str(folder / "*.jsonl"), tmp_path / "out")
+    assert relatives(listing) == ["a.jsonl"] and skipped(listing) == {}
+
+
+def test_a_glob_for_compressed_files_lists_them_and_never_takes_the_plain_ones(tmp_path):
+    touch(tmp_path / "in/a.jsonl")
+    touch(tmp_path / "in/b.JSONL.gz")
+    listing = find_inputs(str(tmp_path / "in/*.jsonl.gz"), tmp_path / "out")
+    assert relatives(listing) == [] and skipped(listing) == {"b.JSONL.gz": "compressed (.gz is not read; "
+                                                                            "decompress it first)"}
+
+
+def test_a_recursive_glob_takes_any_case_below_and_never_enters_a_hidden_folder(tmp_path):
+    for name in ("a.jsonl", "sub/B.JSONL", "sub/.c.jsonl", ".cache/d.jsonl"):
+        touch(tmp_path / "in" / name)
+    listing = find_inputs(str(tmp_path / "in/**/*.jsonl"), tmp_path / "out")
+    assert relatives(listing) == ["a.jsonl", "sub/B.JSONL"]
+    assert skipped(listing) == {".c.jsonl": "a hidden file"}

@@ -1,0 +1,67 @@
+"""Every default of the scoring flow, in one pydantic model (re-exported by tasks/core/config.py).
+
+Each field is one command-line option of ``flows/score_flow.py``; a value out of bounds, an unknown device or
+one this machine lacks is refused when the config is built, so the command line stops before any work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tasks.core.device_option import DEVICE_HELP, device_name, device_present
+
+DEFAULT_SCORING_CRON = "*/10 * * * *"  # the served scoring deployment: every ten minutes
+
+
+class ScoreConfig(BaseModel):
+    """Parameters of ``flows/score_flow.py``; each field is one command-line option."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    inputs: str = Field("data/incoming", min_length=1,
+                        description="A JSONL file, a glob, or a directory of *.jsonl files.")
+    output_dir: Path = Field(Path("data/scored"), description="Where predictions, rejects and manifests go.")
+    text_field: str = Field("news", min_length=1, description="JSON field holding the text; every other field is kept.")
+    model_dir: Path | None = Field(None, description="A saved classifier. Default: the promoted model.")
+    artifacts_dir: Path = Field(
+        Path("artifacts"), description="Where the promoted-model pointer and the measured precision records live."
+    )
+    chunk_rows: int = Field(4096, gt=0, description="Rows read, scored and written at a time (flat memory).")
+    batch_size: int = Field(64, gt=0, description="Most texts per forward pass.")
+    max_batch_tokens: int | None = Field(
+        None, gt=0, description="Padded tokens per forward pass (default: 2048 CPU fp32, 8192 CPU bf16, 65536 GPU)."
+    )
+    write_parquet: bool = Field(False, description="Also write the predictions as Parquet.")
+    dask_address: str | None = Field(None, description="Score files on this Dask cluster (tcp://host:8786).")
+    dask_workers: int = Field(0, ge=0, description="Without --dask_address: a local Dask cluster of N processes.")
+    device: str = Field("auto", description=DEVICE_HELP)
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="'auto': bf16 autocast on CUDA, or on a CPU with native bf16 (avx512_bf16/AMX)."
+    )
+    # Drift report against the model's reference profile (tasks/drift/compare.py); never changes predictions.
+    drift_psi_watch: float = Field(0.1, gt=0, description="PSI from which a feature is reported as worth watching.")
+    drift_psi_alert: float = Field(
+        0.25, gt=0, description="PSI from which a feature counts as drift: a warning and a drift.detected event "
+        "(at least --drift_psi_watch)."
+    )
+    drift_alpha: float = Field(0.01, gt=0, lt=1, description="Significance of the chi-square test on the label mix.")
+    drift_min_rows: int = Field(100, ge=1, description="Fewest rows in a file or run that get a drift verdict.")
+
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, value: str) -> str:
+        return device_name(value)
+
+    @model_validator(mode="after")
+    def _options_agree(self) -> ScoreConfig:
+        if self.drift_psi_alert < self.drift_psi_watch:
+            raise ValueError(f"--drift_psi_alert {self.drift_psi_alert:g} is below --drift_psi_watch "
+                             f"{self.drift_psi_watch:g}: drift must be at least worth watching")
+        if self.dask_address and self.dask_workers:
+            raise ValueError("give --dask_address (a running cluster) or --dask_workers (a local one), not both")
+        if not self.dask_address:  # on a cluster the workers' devices count, not this machine's
+            device_present(self.device)
+        return self

@@ -12,10 +12,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from os import replace, unlink  # by name: a test kills publishing between any two of these calls
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from os import replace, unlink  # by name: a test kills publishing between any two of these calls
 from pathlib import Path
 
 from tasks.core.files import sha256_file, temporary_for, write_json

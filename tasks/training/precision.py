@@ -105,8 +105,8 @@ def _measured_choice(model_dir: Path, cache_dir: Path) -> str:
         write_json(path, {"key": parts, "seconds": times, "speedup": round(times["fp32"] / times["bf16"], 3),
                           "choice": choice, "measured": datetime.now(UTC).isoformat(timespec="seconds")})
     logger().info("precision auto on %s (%d threads): fp32 %.1f ms, bf16 %.1f ms per %dx%d batch -> %s (recorded "
-                  "in %s)", parts["cpu"], torch.get_num_threads(), 1000 * times["fp32"], 1000 * times["bf16"], PROBE_ROWS,
-                  PROBE_TOKENS, choice, path)
+                  "in %s)", parts["cpu"], torch.get_num_threads(), 1000 * times["fp32"], 1000 * times["bf16"],
+                  PROBE_ROWS, PROBE_TOKENS, choice, path)
     return choice
 
 

@@ -1,7 +1,6 @@
 """tasks/evaluation/predict.py: test predictions can be joined back to the test file, and keep every field."""
 
 import json
-from pathlib import Path
 
 from tasks.core.records import LabelSet, TokenizerRecord
 from tasks.evaluation.predict import predict_split

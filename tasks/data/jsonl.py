@@ -101,7 +101,7 @@ def _lone_surrogate(record: dict) -> str | None:
         pairs = item.items() if isinstance(item, dict) else enumerate(item) if isinstance(item, list) else ()
         for key, value in pairs:
             path = f"{where}.{key}" if where else str(key)
-            if isinstance(key, str) and not _encodable(key) or isinstance(value, str) and not _encodable(value):
+            if (isinstance(key, str) and not _encodable(key)) or (isinstance(value, str) and not _encodable(value)):
                 return shown(path)
             stack.append((path, value))
     return None

@@ -11,8 +11,8 @@ from collections import Counter
 from pathlib import Path
 
 from tasks.core.files import json_line, temporary_for
-from tasks.data.quality import count_by_reason
 from tasks.data.jsonl import BadRow
+from tasks.data.quality import count_by_reason
 
 SHOWN_ERRORS = 5  # reasons (and first rejected rows) named in a message
 SHOWN_LINES = 3  # lines named per reason

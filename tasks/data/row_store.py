@@ -4,8 +4,9 @@ Validation writes one Parquet file per split (``<run>/rows/<split>.parquet``) in
 ``GROUP_ROWS``: the source line, the text, the label as written (``str`` of the JSON value: train's
 label set is only known once train has been read to its end), a 64-bit key of the normalised text, its
 length, and the row's other fields as one strict-JSON object (null when it has none), so the test
-predictions can carry them without parsing the file again. Tokenizer training, tokenization, the baseline, prediction and the drift profile stream it
-in batches, so memory stays flat however long the file is.
+predictions can carry them without parsing the file again. Tokenizer training, tokenization, the
+baseline, prediction and the drift profile stream it in batches, so memory stays flat however long the
+file is.
 
 Text keys: NFKC-normalised, trimmed text (tasks/data/quality.py ``normalize``) hashed to 64 bits
 (pandas' SipHash of the UTF-8 bytes). Two different texts share a key with probability 2^-64 per pair:
@@ -24,10 +25,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tasks.data.quality import normalize
-from tasks.data.jsonl import Row
-from tasks.data.record_out import strict_json
 from tasks.core.records import LabelSet
+from tasks.data.jsonl import Row
+from tasks.data.quality import normalize
+from tasks.data.record_out import strict_json
 
 GROUP_ROWS = 65_536  # rows buffered before a row group is written: ~10 MB of review text
 READ_ROWS = 8_192  # rows per batch when a later step streams the file

@@ -12,13 +12,12 @@ from pathlib import Path
 import pyarrow.compute as pc
 from prefect import task
 
-from tasks.core.records import SplitQuality
-from tasks.data.quality import SplitKeys, dataset_quality
-from tasks.core.files import atomic_path, sha256_file, write_json
 from tasks.core.errors import DataError
-from tasks.data.jsonl import BadRow, BlankLine, read_lines
+from tasks.core.files import atomic_path, sha256_file, write_json
 from tasks.core.logs import logger
-from tasks.core.records import DataSummary, LabelSet, RunDir, SplitData
+from tasks.core.records import DataSummary, LabelSet, RunDir, SplitData, SplitQuality
+from tasks.data.jsonl import BadRow, BlankLine, read_lines
+from tasks.data.quality import SplitKeys, dataset_quality
 from tasks.data.rejects import RejectSink
 from tasks.data.row_store import RowWriter, read_columns
 from tasks.data.validation_report import log_summary

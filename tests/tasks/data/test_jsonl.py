@@ -10,7 +10,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tasks.core.errors import DataError
-
 from tasks.data.jsonl import BadRow, BlankLine, Row, is_invisible, parse_line, read_lines
 from tasks.data.record_out import finite_json
 

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import tasks.data.row_store as row_store
-from tasks.data.quality import normalize
-from tasks.data.jsonl import Row, read_lines
 from tasks.core.records import LabelSet, RunDir
+from tasks.data.jsonl import Row, read_lines
+from tasks.data.quality import normalize
 from tasks.data.row_store import iter_batches, label_ids, read_columns, text_keys
 from tasks.data.validate import validate_splits
 

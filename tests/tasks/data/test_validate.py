@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.core.files import sha256_file
 from tasks.core.errors import DataError
+from tasks.core.files import sha256_file
 from tasks.core.records import DataSummary, LabelSet, RunDir
 from tasks.data.validate import validate_splits
 

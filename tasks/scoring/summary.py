@@ -29,8 +29,8 @@ def summarize_scoring(results: list[ScoredFile], model_dir: str, listing: InputL
     totals["texts_per_second"] = round(totals["rows_scored"] / seconds, 1) if seconds else 0.0
     log = logger().warning if totals["without_predictions"] else logger().info
     log("scoring summary with %s: %s", model_dir, totals)
-    warnings = "".join(f"\n- **{'refused' if r.status == 'refused' else 'no predictions'}** `{r.input}`: {r.warning}"
-                       for r in results if r.warning)
+    warnings = "".join(f"\n- **{'refused' if r.status == 'refused' else 'no predictions'}** from `{r.input}`: "
+                       f"{r.warning}" for r in results if r.warning)
     create_table_artifact(
         key="scoring-summary",
         table=[{"file": str(r.input), "status": r.status, "rows in": r.rows_in, "scored": r.rows_scored,

@@ -169,7 +169,8 @@ def test_a_real_folder_tree_loses_no_row_and_a_file_with_no_predictions_fails_th
     (root / "dangling.jsonl").symlink_to(root / "nowhere.jsonl")
     # The outputs go into the input tree itself, so the second run meets them among its inputs.
     config = ScoreConfig(inputs=str(root / "**/*.jsonl"), output_dir=root, model_dir=model_dir)
-    with pytest.raises(DataError, match=r"1 file\(s\) gave no predictions.*wrong-field\.jsonl \(3 rejected\)"):
+    with pytest.raises(DataError, match=r"1 file\(s\) gave no predictions.*wrong-field\.jsonl: every row was "
+                                        r"rejected \(3\): lines 1, 2, 3: missing text field .news."):
         score_flow(config)
     expected = {"a": (10, 0, None), "sub/a": (12, 0, None), "link": (12, 0, None),
                 "sub/empty": (0, 0, "the file is empty"), "sub/wrong-field": (0, 3, "every row was rejected (3)")}

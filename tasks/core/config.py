@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tasks.core.device_option import DEVICE_HELP, device_name, device_present
+from tasks.core.device_option import DEVICE_HELP, device_name, device_present, precision_present
 from tasks.core.score_config import DEFAULT_SCORING_CRON, ScoreConfig
 
 __all__ = ["BUILTIN_CORPUS", "DEFAULT_SCORING_CRON", "MlmSettings", "PretrainConfig", "ScoreConfig", "ScratchModel",
@@ -225,6 +225,7 @@ class TrainConfig(BaseModel):
             raise ValueError("--nnodes > 1 needs --rdzv_endpoint host:port (the rank-0 machine)")
         if not self.dask_address:  # a sweep on a Dask cluster trains on the workers' devices, not this machine's
             device_present(self.device)
+            precision_present(self.device, self.precision)
         return self
 
     @property
@@ -308,6 +309,7 @@ class PretrainConfig(MlmSettings):
     @model_validator(mode="after")
     def _device_present(self) -> PretrainConfig:
         device_present(self.device)
+        precision_present(self.device, self.precision)
         return self
 
     @property

@@ -36,3 +36,20 @@ def device_present(name: str) -> None:
     index, count = int(name.partition(":")[2] or 0), torch.cuda.device_count()
     if index >= count:
         raise ValueError(f"--device {name}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+
+
+def precision_present(name: str, precision: str) -> None:
+    """A ValueError when ``--precision bf16`` asks for bf16 where the device has no native support for it (a CPU
+    without avx512_bf16/AMX would emulate it ~20x slower); checked with the device, before any run starts."""
+    if precision != "bf16" or name == "mps":
+        return
+    import torch
+
+    from tasks.core.device import cpu_has_bf16
+
+    on_cuda = name.startswith("cuda") or (name == "auto" and torch.cuda.is_available())
+    if on_cuda and not torch.cuda.is_bf16_supported():
+        raise ValueError("--precision bf16: this GPU has no bf16 support; use --precision fp32 or auto")
+    if not on_cuda and not cpu_has_bf16():
+        raise ValueError("--precision bf16: this CPU has no native bf16 (avx512_bf16 or AMX); use --precision fp32 "
+                         "or auto")

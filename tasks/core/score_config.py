@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tasks.core.device_option import DEVICE_HELP, device_name, device_present
+from tasks.core.device_option import DEVICE_HELP, device_name, device_present, precision_present
 
 DEFAULT_SCORING_CRON = "*/10 * * * *"  # the served scoring deployment: every ten minutes
 
@@ -64,4 +64,5 @@ class ScoreConfig(BaseModel):
             raise ValueError("give --dask_address (a running cluster) or --dask_workers (a local one), not both")
         if not self.dask_address:  # on a cluster the workers' devices count, not this machine's
             device_present(self.device)
+            precision_present(self.device, self.precision)
         return self

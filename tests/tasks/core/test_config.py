@@ -90,3 +90,16 @@ def test_score_options_out_of_bounds_or_at_odds_are_refused(options, message):
 
 def test_equal_drift_thresholds_are_allowed():
     assert ScoreConfig(drift_psi_watch=0.2, drift_psi_alert=0.2).drift_psi_alert == 0.2
+
+
+@pytest.mark.parametrize("model", CONFIGS)
+@pytest.mark.parametrize("device", ["cpu", "auto"])
+def test_bf16_on_a_cpu_without_native_bf16_is_refused_when_the_config_is_built(model, device, no_cuda, monkeypatch):
+    import tasks.core.device
+
+    monkeypatch.setattr(tasks.core.device, "cpu_has_bf16", lambda: False)
+    with pytest.raises(ValidationError, match="this CPU has no native bf16"):
+        model(device=device, precision="bf16")
+    assert model(device=device, precision="fp32").precision == "fp32"
+    monkeypatch.setattr(tasks.core.device, "cpu_has_bf16", lambda: True)
+    assert model(device=device, precision="bf16").precision == "bf16"

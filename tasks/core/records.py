@@ -165,6 +165,7 @@ class Predictions(Record):
     scores: Path  # line, label and predicted ids, probabilities (tasks/evaluation/predict.py): what reports read
     rows: int
     model_digest: str
+    precision: str = "fp32"  # what --precision resolved to for this model on this machine; scoring uses the same
 
 
 class Promotion(Record):

@@ -64,7 +64,8 @@ def predict_split(
     model.to(torch_device)
     data = load_tokenized(split.parquet)
     # The precision scoring will use for this model on this machine, so both flows label a text alike.
-    dtype = dtype_of(inference_precision(model_dir, torch_device, precision, cache_dir))
+    resolved = inference_precision(model_dir, torch_device, precision, cache_dir)
+    dtype = dtype_of(resolved)
     probs = softmax(predict_logits(model, data, batch_size, tokenizer.pad_token_id, torch_device, dtype,
                                    token_budget(torch_device, dtype)))
 
@@ -92,5 +93,6 @@ def predict_split(
     if written != len(data):
         raise RuntimeError(f"{rows.rows_file}: wrote {written} predictions for {len(data)} tokenized rows")
     scores = write_scores(out_path.with_suffix(".scores.parquet"), data.lines, data.labels, probs)
-    logger().info("wrote %d predictions to %s", written, out_path)
-    return Predictions(path=out_path, scores=scores, rows=written, model_digest=model_digest(model_dir))
+    logger().info("wrote %d predictions to %s (%s)", written, out_path, resolved)
+    return Predictions(path=out_path, scores=scores, rows=written, model_digest=model_digest(model_dir),
+                       precision=resolved)

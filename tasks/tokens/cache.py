@@ -16,6 +16,7 @@ from tasks.core.files import atomic_path, sha256_text
 from tasks.core.logs import logger
 from tasks.core.records import LabelSet, SplitData, TokenizedSplit, TokenizerRecord
 from tasks.data.row_store import iter_batches, label_ids
+from tasks.tokens.cut import encode_with_cuts
 from tasks.tokens.tokenizer import load_tokenizer
 
 CACHE_FORMAT = "tokenized-v2"  # bump when the Parquet layout changes
@@ -29,22 +30,6 @@ def cache_key(
         CACHE_FORMAT, split.sha256, tok.fingerprint, str(max_seq_length), text_field, label_field,
         labels.kind, *labels.names, repr(split.excluded_lines),
     )[:20]
-
-
-def encode_with_cuts(texts: list[str], tokenizer, max_seq_length: int) -> tuple[list[list[int]], list[bool]]:
-    """Token ids cut to ``max_seq_length``, and whether each text had to be cut."""
-    encoded = tokenizer(texts, truncation=True, max_length=max_seq_length, return_overflowing_tokens=True,
-                        return_attention_mask=False, return_token_type_ids=False)
-    ids: list[list[int]] = []
-    truncated: list[bool] = []
-    owner = encoded["overflow_to_sample_mapping"]  # a cut text's overflow comes back as extra rows
-    for i, row in enumerate(encoded["input_ids"]):
-        if i == 0 or owner[i] != owner[i - 1]:
-            ids.append(row)
-            truncated.append(False)
-        else:
-            truncated[-1] = True
-    return ids, truncated
 
 
 def tokenize_rows(texts: list[str], tokenizer, max_seq_length: int) -> tuple[pa.ListArray, list[bool]]:

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tasks.core.device_option import DEVICE_HELP, device_name, device_present, precision_present
+from tasks.core.device_option import DEVICE_HELP, DeviceName, device_usable
 from tasks.core.score_config import DEFAULT_SCORING_CRON, ScoreConfig
 
 __all__ = ["BUILTIN_CORPUS", "DEFAULT_SCORING_CRON", "MlmSettings", "PretrainConfig", "ScoreConfig", "ScratchModel",
@@ -172,7 +172,7 @@ class TrainConfig(BaseModel):
     do_train: bool = Field(False, description="Train (with none of --do_* given, all three run).")
     do_test: bool = Field(False, description="Report metrics on the test file.")
     do_predict: bool = Field(False, description="Write test-set predictions.")
-    device: str = Field("auto", description=DEVICE_HELP)
+    device: DeviceName = Field("auto", description=DEVICE_HELP)
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="'auto': bf16 autocast on CUDA with bf16 support, else fp32."
     )
@@ -204,11 +204,6 @@ class TrainConfig(BaseModel):
             return [part.strip() for part in value.split(",") if part.strip()]
         return [value] if isinstance(value, int | float) else value
 
-    @field_validator("device")
-    @classmethod
-    def _device_name(cls, value: str) -> str:
-        return device_name(value)
-
     @field_validator("learning_rate", "batch_size")
     @classmethod
     def _positive(cls, values):
@@ -224,8 +219,7 @@ class TrainConfig(BaseModel):
         if self.nnodes > 1 and not self.rdzv_endpoint:
             raise ValueError("--nnodes > 1 needs --rdzv_endpoint host:port (the rank-0 machine)")
         if not self.dask_address:  # a sweep on a Dask cluster trains on the workers' devices, not this machine's
-            device_present(self.device)
-            precision_present(self.device, self.precision)
+            device_usable(self.device, self.precision)
         return self
 
     @property
@@ -285,7 +279,7 @@ class PretrainConfig(MlmSettings):
     data_dir: Path = Field(Path("data"), description="Where corpora and the token caches live.")
     output_dir: Path = Field(Path("artifacts"), description="Pre-trained encoders go to <output_dir>/pretrained/<key>.")
     seed: int = Field(42, description="Seed for weights, masks, batch order and the held-out split.")
-    device: str = Field("auto", description=DEVICE_HELP)
+    device: DeviceName = Field("auto", description=DEVICE_HELP)
     precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="'auto': bf16 autocast on CUDA.")
     resume: bool = Field(True, description="Continue the same pre-training from its last complete epoch.")
     weight_decay: float = Field(0.01, ge=0, description="AdamW decay; never applied to biases or norms.")
@@ -301,15 +295,9 @@ class PretrainConfig(MlmSettings):
     torchrun: bool = Field(False, description="Launch under torchrun even for one process.")
     dist_timeout_seconds: int = Field(1800, gt=0, description="Longest wait for a collective before a rank fails.")
 
-    @field_validator("device")
-    @classmethod
-    def _device_name(cls, value: str) -> str:
-        return device_name(value)
-
     @model_validator(mode="after")
     def _device_present(self) -> PretrainConfig:
-        device_present(self.device)
-        precision_present(self.device, self.precision)
+        device_usable(self.device, self.precision)
         return self
 
     @property

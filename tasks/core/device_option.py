@@ -8,6 +8,9 @@ workers' devices, not this machine's, so there only the name is checked.
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 DEVICE_NAME = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 DEVICE_HELP = "'auto' (cuda when present), 'cpu', 'cuda', 'cuda:N' or 'mps'."
@@ -19,6 +22,16 @@ def device_name(value: str) -> str:
     if not DEVICE_NAME.fullmatch(name):
         raise ValueError(f"unknown device {value!r}: give {DEVICE_HELP}")
     return name
+
+
+DeviceName = Annotated[str, AfterValidator(device_name)]  # the type of every config's ``device``
+
+
+def device_usable(name: str, precision: str) -> None:
+    """A ValueError when this machine lacks the device, or the device lacks ``--precision``: each config checks
+    both once its fields are read (unless the work runs on a cluster's workers)."""
+    device_present(name)
+    precision_present(name, precision)
 
 
 def device_present(name: str) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tasks.core.device_option import DEVICE_HELP, device_name, device_present, precision_present
+from tasks.core.device_option import DEVICE_HELP, DeviceName, device_usable
 
 DEFAULT_SCORING_CRON = "*/10 * * * *"  # the served scoring deployment: every ten minutes
 
@@ -37,7 +37,7 @@ class ScoreConfig(BaseModel):
     write_parquet: bool = Field(False, description="Also write the predictions as Parquet.")
     dask_address: str | None = Field(None, description="Score files on this Dask cluster (tcp://host:8786).")
     dask_workers: int = Field(0, ge=0, description="Without --dask_address: a local Dask cluster of N processes.")
-    device: str = Field("auto", description=DEVICE_HELP)
+    device: DeviceName = Field("auto", description=DEVICE_HELP)
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="'auto': bf16 autocast on CUDA, or on a CPU with native bf16 (avx512_bf16/AMX)."
     )
@@ -50,11 +50,6 @@ class ScoreConfig(BaseModel):
     drift_alpha: float = Field(0.01, gt=0, lt=1, description="Significance of the chi-square test on the label mix.")
     drift_min_rows: int = Field(100, ge=1, description="Fewest rows in a file or run that get a drift verdict.")
 
-    @field_validator("device")
-    @classmethod
-    def _device_name(cls, value: str) -> str:
-        return device_name(value)
-
     @model_validator(mode="after")
     def _options_agree(self) -> ScoreConfig:
         if self.drift_psi_alert < self.drift_psi_watch:
@@ -63,6 +58,5 @@ class ScoreConfig(BaseModel):
         if self.dask_address and self.dask_workers:
             raise ValueError("give --dask_address (a running cluster) or --dask_workers (a local one), not both")
         if not self.dask_address:  # on a cluster the workers' devices count, not this machine's
-            device_present(self.device)
-            precision_present(self.device, self.precision)
+            device_usable(self.device, self.precision)
         return self

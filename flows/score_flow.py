@@ -32,7 +32,8 @@ from tasks.scoring.summary import fail_on_files_without_predictions, summarize_s
 from tasks.ui.labels import score_run_name, score_tags, tag_flow_run
 
 DEFAULTS = ScoreConfig()
-DEPLOYMENT = "batch-scoring"
+# Distinct from prefect.yaml's work-pool deployment (batch-scoring-pool), so neither silently replaces the other.
+SERVED_DEPLOYMENT = "batch-scoring-served"
 # A transient I/O error retries the file; the lock, temp-file-and-rename and manifest make that safe.
 score = score_file.with_options(retries=2, retry_delay_seconds=5, retry_condition_fn=transient_only)
 find_input_files = task(list_inputs, name="find input files")
@@ -50,11 +51,16 @@ def task_runner_for(config: ScoreConfig) -> TaskRunner:
     return ThreadPoolTaskRunner(max_workers=1)
 
 
-@flow(name="score-files")
 def score_files(inputs: list[ScoringInput], model_dir: Path, config: ScoreConfig) -> list[ScoredFile]:
-    """Each file is a shard: on Dask, every worker loads the model once and scores the files it gets."""
-    futures = [score.submit(item.path, model_dir, config, item.relative) for item in inputs]
-    return [future.result() for future in futures]
+    """Each file is a shard: on Dask, every worker loads the model once and scores the files it gets.
+
+    The runner is entered here, not as a subflow's: the per-file task runs and their logs then belong to the
+    scoring run itself (its Task Runs and Logs tabs), whichever runner the parameters chose.
+    """
+    with task_runner_for(config) as runner:
+        futures = [runner.submit(score, {"input_path": item.path, "model_dir": model_dir, "cfg": config,
+                                         "relative": item.relative}) for item in inputs]
+        return [future.result() for future in futures]
 
 
 @flow(name="score-jsonl", flow_run_name=score_run_name, log_prints=True)
@@ -65,8 +71,7 @@ def score_flow(config: ScoreConfig = DEFAULTS) -> list[ScoredFile]:
     tag_flow_run(score_tags(model.name_or_path))
     listing = find_input_files(config.inputs, config.output_dir)
     # The runner is chosen per run, from the parameters, so a served deployment can scale out too.
-    results = score_files.with_options(task_runner=task_runner_for(config))(
-        list(listing.files), Path(model.name_or_path), config)
+    results = score_files(list(listing.files), Path(model.name_or_path), config)
     summarize_scoring(results, model.name_or_path, listing)
     report_drift(results, model.name_or_path, config)  # warns and emits an event; never fails the run
     fail_on_files_without_predictions(results)  # after every file is done: one bad file stops no other
@@ -86,7 +91,7 @@ def main(argv: list[str]) -> None:
     ensure_crash_detection()
     if serve:
         # global_limit=1: a run that would overlap the previous one waits instead of racing it.
-        score_flow.serve(name=DEPLOYMENT, cron=cron, parameters={"config": config.model_dump(mode="json")},
+        score_flow.serve(name=SERVED_DEPLOYMENT, cron=cron, parameters={"config": config.model_dump(mode="json")},
                          global_limit=1, tags=["scoring"])
         return
     results = score_flow(config)

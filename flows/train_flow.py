@@ -118,10 +118,9 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
                               run.file("predictions/test.jsonl"), cfg.output_dir)
     if do_test:
         metrics = report_test(predictions, data, run, model_dir)
-    if do_test and do_train:
-        promotion = promote_model(run, metrics, predictions.model_digest, cfg.output_dir,
-                                  cfg.promote_min_accuracy, cfg.promote_if_better)
     baseline = compare_with_baseline(baseline.result(), predictions, tokenized["test"], data, run) if baseline else None
+    if do_test and do_train:  # after the comparison: the gate weighs the baseline too
+        promotion = promote_model(run, metrics, predictions, baseline, cfg.output_dir, cfg.promotion_rules())
     return write_report(RunOutcome(run=run, cfg=cfg, data=data, tokenized=tokenized, train=trained,
                                    metrics=metrics, predictions=predictions, promotion=promotion, baseline=baseline,
                                    pretrained=pretrained))

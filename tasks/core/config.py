@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from tasks.core.device_option import DEVICE_HELP, DeviceName, device_usable
 from tasks.core.score_config import DEFAULT_SCORING_CRON, ScoreConfig
 
-__all__ = ["BUILTIN_CORPUS", "DEFAULT_SCORING_CRON", "MlmSettings", "PretrainConfig", "ScoreConfig", "ScratchModel",
+__all__ = ["BUILTIN_CORPUS", "DEFAULT_SCORING_CRON", "MlmSettings", "PretrainConfig", "PromotionRules", "ScoreConfig", "ScratchModel",
            "Setting", "TrainConfig"]
 
 # The seed article's hyper-parameters, meant for fine-tuning bert-base-chinese.
@@ -89,6 +89,16 @@ class Setting(BaseModel):
     @property
     def name(self) -> str:
         return f"lr={self.learning_rate:g} bs={self.batch_size}"
+
+
+class PromotionRules(BaseModel):
+    """What the promotion gate (tasks/evaluation/promote.py) demands beyond its fixed checks."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_accuracy: float = 0.0
+    if_better: bool = False
+    require_baseline: bool = False
 
 
 class TrainConfig(BaseModel):
@@ -177,10 +187,15 @@ class TrainConfig(BaseModel):
         "auto", description="'auto': bf16 autocast on CUDA with bf16 support, else fp32."
     )
     promote_min_accuracy: float = Field(
-        0.0, ge=0, le=1, description="Promote the model only if test accuracy reaches this."
+        0.0, ge=0, le=1, description="Promote the model only if test accuracy reaches this (on top of the "
+        "default gate: predicts more than one class and beats the majority-class rate, paired 95 % interval)."
     )
     promote_if_better: bool = Field(
         False, description="Also require test accuracy not below the currently promoted model's."
+    )
+    promote_require_baseline: bool = Field(
+        False, description="Also refuse a model the TF-IDF baseline beats significantly (paired 95 % interval); "
+        "without it that is a loud warning only."
     )
     run_name: str | None = Field(None, description="Name of the run directory (default: time + random).")
 
@@ -218,6 +233,8 @@ class TrainConfig(BaseModel):
             raise ValueError("give all three of --train_file, --dev_file and --test_file, or none of them")
         if self.nnodes > 1 and not self.rdzv_endpoint:
             raise ValueError("--nnodes > 1 needs --rdzv_endpoint host:port (the rank-0 machine)")
+        if self.promote_require_baseline and self.no_baseline:
+            raise ValueError("--promote_require_baseline needs the baseline: drop --no_baseline")
         if not self.dask_address:  # a sweep on a Dask cluster trains on the workers' devices, not this machine's
             device_usable(self.device, self.precision)
         return self
@@ -248,6 +265,10 @@ class TrainConfig(BaseModel):
     def settings(self) -> list[Setting]:
         """Every (learning rate, batch size) combination to train: one unless a list was given."""
         return [Setting(learning_rate=lr, batch_size=bs) for lr in self.learning_rate for bs in self.batch_size]
+
+    def promotion_rules(self) -> PromotionRules:
+        return PromotionRules(min_accuracy=self.promote_min_accuracy, if_better=self.promote_if_better,
+                              require_baseline=self.promote_require_baseline)
 
     def pretrain_config(self) -> PretrainConfig:
         """The pre-training a chained run does: ``--pretrain_*``, and this run's model, seed, device, folders."""

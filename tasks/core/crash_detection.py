@@ -27,7 +27,7 @@ from tasks.core.logs import logger
 
 AUTOMATION_NAME = "bert-batch-pipeline: crash runs whose heartbeats stopped"
 # Only this project's flows: other teams' flows on a shared server are not ours to crash.
-FLOW_NAMES = ("score-jsonl", "score-files", "train-text-classifier", "sweep-on-dask")
+FLOW_NAMES = ("score-jsonl", "train-text-classifier", "sweep-on-dask")
 # One missed heartbeat can be a busy machine; two whole periods without one is a dead process.
 MISSED_HEARTBEATS = 2
 FINAL_EVENTS = ("Completed", "Failed", "Cancelled", "Crashed")

@@ -68,8 +68,8 @@ def test_deployment_runs_on_a_postgresql_backed_server(postgres, tmp_path):
         with temporary_settings({PREFECT_API_URL: api}):
             import asyncio
 
-            asyncio.run(wait_for_deployment("score-jsonl/batch-scoring", 120))
-            run = run_deployment("score-jsonl/batch-scoring", timeout=240)
+            asyncio.run(wait_for_deployment("score-jsonl/batch-scoring-served", 120))
+            run = run_deployment("score-jsonl/batch-scoring-served", timeout=240)
         assert run.state.is_completed(), run.state
         assert read_json(tmp_path / "out/news.manifest.json")["rows_scored"] == 20
         count = subprocess.run(["psql", postgres.replace("+asyncpg", ""), "-tAc",

@@ -72,12 +72,12 @@ async def flow_run_and_progress(name: str):
     """The one flow run of that name, and the progress bars of its task runs (the Prefect UI shows both)."""
     async with get_client() as client:
         (run,) = await client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name])))
-        # The files are scored in the score-files subflow: its task runs hold the progress bars.
+        # The per-file task runs belong to the scoring run itself, with no subflow between (its Logs tab has them).
         subflows = await client.read_flow_runs(flow_run_filter=FlowRunFilter(
             parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[run.id])))
+        assert subflows == []
         artifacts = await client.read_artifacts(artifact_filter=ArtifactFilter(
-            flow_run_id=ArtifactFilterFlowRunId(any_=[run.id, *(s.id for s in subflows)]),
-            type=ArtifactFilterType(any_=["progress"])))
+            flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]), type=ArtifactFilterType(any_=["progress"])))
     return run, artifacts
 
 
@@ -101,9 +101,9 @@ def test_served_deployment_runs_when_triggered_through_the_api(prefect_server, m
     server = subprocess.Popen([sys.executable, *argv], cwd=REPO, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        deployment = asyncio.run(wait_for_deployment("score-jsonl/batch-scoring", 120))
+        deployment = asyncio.run(wait_for_deployment("score-jsonl/batch-scoring-served", 120))
         assert deployment.schedules and deployment.schedules[0].schedule.cron == "*/10 * * * *"
-        run = run_deployment("score-jsonl/batch-scoring", timeout=240)
+        run = run_deployment("score-jsonl/batch-scoring-served", timeout=240)
         assert run.state.is_completed(), run.state
         for i in range(2):
             manifest = read_json(tmp_path / f"out/part-{i}.manifest.json")
@@ -144,7 +144,7 @@ def test_prefect_yaml_deploys_the_scheduled_deployment_to_a_process_pool(prefect
 
     async def read():
         async with get_client() as client:
-            return await client.read_deployment_by_name("score-jsonl/batch-scoring")
+            return await client.read_deployment_by_name("score-jsonl/batch-scoring-served")
 
     deployment = asyncio.run(read())
     assert deployment.work_pool_name == "scoring"

@@ -183,7 +183,7 @@ def test_fifty_overlapping_and_killed_runs_leave_exactly_one_verified_output_eac
     assert mid_write >= 2, f"too few kills landed while predictions were being written: {kills}; {summary}"
     assert runs_ok == RUNS - VICTIMS, summary
     assert states["score-jsonl"] == Counter(COMPLETED=RUNS - killed, CRASHED=killed), summary
-    assert states["score-files"]["CRASHED"] == killed and "RUNNING" not in states["score-files"], summary
+    assert "score-files" not in states, "per-file task runs belong to the scoring run itself, no subflow"
 
     # Exactly one complete output per input; the manifest agrees with every byte; no temporaries left.
     assert sorted(p.name for p in out.rglob("*.tmp")) == [], summary

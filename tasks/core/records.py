@@ -169,9 +169,13 @@ class Predictions(Record):
 
 
 class Promotion(Record):
+    """The gate's verdict (tasks/evaluation/promote.py): ``checks`` lists every check as ``PASS/FAIL/WARN: ...``."""
+
     promoted: bool
     reason: str
     pointer: Path
+    checks: list[str] = []
+    warnings: list[str] = []  # checks passed that a user must still hear of (the baseline significantly better)
 
 
 class ModelSource(Record):

@@ -13,6 +13,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from tasks.core.logs import in_prefect_run
 from tasks.core.records import Predictions, Promotion, RunDir, TrainResult
+from tasks.evaluation.report_markdown import promotion_section
 from tasks.training.artifacts import epoch_rows
 from tasks.training.evaluations import by_step, selected_name
 from tasks.ui.images import ARTIFACT_IMAGE_BUDGET, images_markdown
@@ -49,10 +50,8 @@ def outputs_markdown(run: RunDir, train: TrainResult | None, predictions: Predic
         items.append(f"- **test predictions** ({predictions.rows} rows, model digest "
                      f"`{predictions.model_digest[:16]}`): `{predictions.path}`")
     items += [f"- **plot** {plot.stem.replace('_', ' ')}: `{plot}`" for plot in plots]
-    if promotion is not None:
-        items.append(f"- **{'promoted' if promotion.promoted else 'not promoted'}**: {promotion.reason}; "
-                     f"pointer `{promotion.pointer.resolve()}`")
-    return f"# Model and predictions of run `{run.path.name}`\n\n" + "\n".join(items) + "\n"
+    page = f"# Model and predictions of run `{run.path.name}`\n\n" + "\n".join(items) + "\n"
+    return page + (f"\n{promotion_section(promotion)}" if promotion is not None else "")
 
 
 def publish_run(run: RunDir, train: TrainResult | None, test_markdown: str | None, predictions: Predictions | None,

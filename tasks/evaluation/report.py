@@ -20,7 +20,7 @@ from tasks.evaluation.calibration import ECE_BINS, expected_calibration_error, n
 from tasks.evaluation.metric_records import NO_FRESH_ROWS, BaselineResult, TestMetrics
 from tasks.evaluation.plots import PLOTS, confusion_matrix, reliability, training_curves
 from tasks.evaluation.predict import read_scores
-from tasks.evaluation.report_markdown import comparison_section, test_section, training_section
+from tasks.evaluation.report_markdown import comparison_section, promotion_section, test_section, training_section
 from tasks.pretraining.records import PretrainResult
 from tasks.pretraining.report import pretrained_model_note, pretraining_section
 from tasks.training.metrics import classification_metrics
@@ -131,8 +131,7 @@ def write_report(outcome: RunOutcome) -> str:
         parts.append(f"## Predictions\n\n{o.predictions.rows} rows in `{o.predictions.path}` "
                      f"(model digest `{o.predictions.model_digest[:16]}`).\n")
     if o.promotion is not None:
-        verdict = "**Promoted**" if o.promotion.promoted else "**Not promoted**"
-        parts.append(f"## Promotion\n\n{verdict}: {o.promotion.reason}. Pointer: `{o.promotion.pointer.resolve()}`.\n")
+        parts.append(promotion_section(o.promotion))
     path = write_text(run.file("report.md"), "\n".join(parts))
     publish_run(run, o.train, test_markdown, o.predictions, o.promotion, plots)
     return str(path)

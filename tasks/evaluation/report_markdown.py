@@ -6,7 +6,7 @@ tasks/evaluation/comparison.py return.
 
 from __future__ import annotations
 
-from tasks.core.records import TrainResult
+from tasks.core.records import Promotion, TrainResult
 from tasks.evaluation.bootstrap import METRICS, Interval
 from tasks.evaluation.metric_records import NO_FRESH_ROWS, BaselineResult, Comparison, Metrics, TestMetrics
 from tasks.evaluation.selection import sweep_rows
@@ -131,3 +131,12 @@ def comparison_section(baseline: BaselineResult, metrics: TestMetrics | None = N
     elif metrics is not None and metrics.every_row_leaked:
         parts.append(f"On test rows whose text does not occur in train: {NO_FRESH_ROWS}.\n")
     return "\n".join(parts)
+
+
+def promotion_section(promotion: Promotion, heading: str = "##") -> str:
+    """Why the model was or was not promoted: the verdict, each check of the gate, and where the pointer is."""
+    verdict = "**Promoted**" if promotion.promoted else "**Not promoted**: the scoring flow keeps its current model"
+    warned = "".join(f"\n> **Warning:** {text}.\n" for text in promotion.warnings)
+    checks = "\n".join(f"- {line}" for line in promotion.checks)
+    return (f"{heading} Promotion\n\n{verdict}.\n{warned}\n{checks}\n\n"
+            f"Pointer: `{promotion.pointer.resolve()}`.\n")

@@ -61,6 +61,15 @@ def test_scores_with_the_promoted_model_then_skips_what_is_done(prefect_server, 
         (f"Scoring part-{i}.jsonl: 30 rows read, 30 scored", 100.0) for i in range(2)]
     assert read_json(tmp_path / "out/part-1.manifest.json")["model_dir"] == str(model_dir)
     assert [r.status for r in score_flow(config)] == ["skipped", "skipped"]
+    # One new file beside the two done: the summary counts and times only the new one, and lists the others.
+    write_jsonl(tmp_path / "incoming-once/part-2.jsonl", learnable_rows([0, 1], 7, seed=5))
+    assert [r.status for r in score_flow(config)] == ["skipped", "skipped", "scored"]
+    (summary,) = asyncio.run(latest_artifact("scoring-summary"))
+    assert summary.description.startswith("Scored 1 file in this run: 7 rows scored and 0 rejected of 7, in "), \
+        summary.description
+    assert "Not scored: 2 files already scored with this model and these options." in summary.description
+    assert [row["status"] for row in json.loads(summary.data)][:2] == [
+        "skipped: already scored with this model and these options"] * 2
 
 
 def test_no_promoted_model_is_a_clear_error(prefect_server, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tasks.core.files import read_json, sha256_file
@@ -13,13 +14,15 @@ def count_lines(path: Path) -> int:
         return sum(1 for _ in fh)
 
 
-def verify_scored(manifest_path: Path) -> list[str]:
-    """Every way the outputs disagree with ``manifest_path`` (empty when they agree).
+def verify_scored(manifest_path: str | os.PathLike[str]) -> list[str]:
+    """Every way the outputs disagree with the manifest at ``manifest_path`` (a ``str`` or a ``Path``).
 
-    Checks that publishing completed, every listed output's sha256, the input's sha256, the row counts against
-    the files' line counts (rows in = scored + rejected + blank), and that a rejects file exists exactly when rows
-    were rejected.
+    Returns a list of problems, one sentence each and naming its file; an empty list means the outputs can be
+    trusted. Checks that publishing completed, every listed output's sha256, the input's sha256, the row counts
+    against the files' line counts (rows in = scored + rejected + blank), and that a rejects file exists exactly
+    when rows were rejected. It never raises for a bad or missing file: that is a problem in the list too.
     """
+    manifest_path = Path(manifest_path)
     try:
         manifest = read_json(manifest_path)
     except (OSError, ValueError) as exc:

@@ -51,7 +51,10 @@ def test_scoring_into_a_populated_folder_touches_only_its_own_outputs(model_dir,
     assert not (out / ".part.pred.jsonl.deadbeef.tmp").exists()  # a real leftover temporary is cleaned up
     ours = {"part.pred.jsonl", "part.manifest.json", ".part.lock"}
     assert {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} == set(USER_FILES) | ours
-    assert verify_scored(out / "part.manifest.json") == []
+    assert verify_scored(out / "part.manifest.json") == [] == verify_scored(str(out / "part.manifest.json"))
+    (out / "part.pred.jsonl").write_text("edited\n", encoding="utf-8")
+    assert any("sha256 differs" in p for p in verify_scored(str(out / "part.manifest.json")))
+    assert verify_scored(str(out / "no.manifest.json"))[0].startswith(f"{out / 'no.manifest.json'}: unreadable")
 
 
 @pytest.mark.parametrize("spelling", ["symlink", "dotdot"])

@@ -5,15 +5,25 @@ rendered by the browser. Screenshots go to $UI_SCREENSHOTS_DIR when set (that is
 refreshed), else to tmp.
 """
 
+import asyncio
 import os
 import shutil
 import subprocess
 import sys
+import time
 from importlib import resources
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterName,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tasks.core.files import read_json
@@ -108,6 +118,31 @@ def table_rows(page) -> list[list[str]]:
     return [[cell.strip() for cell in row.split("\t")] for row in page.locator("tbody tr").all_inner_texts()]
 
 
+def scheduled_scoring_run(env: dict[str, str], tmp_path: Path):
+    """Serve the scoring deployment on a cron of every minute and return its first run once it completed."""
+    argv = ["flows/score_flow.py", "--serve", "--cron", "* * * * *", "--inputs", str(tmp_path / "incoming"),
+            "--output_dir", str(tmp_path / "scored"), "--artifacts_dir", str(tmp_path / "artifacts")]
+    served = subprocess.Popen([sys.executable, *argv], cwd=REPO, env=env | {"PREFECT_RUNNER_POLL_FREQUENCY": "2"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+
+    async def completed():
+        async with get_client() as client:
+            return await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["batch-scoring-served"])),
+                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(any_=["COMPLETED", "FAILED", "CRASHED"]))))
+    try:
+        deadline = time.monotonic() + 240  # up to a minute to the next whole minute, then the run itself
+        while not (runs := asyncio.run(completed())):
+            assert time.monotonic() < deadline and served.poll() is None, "no scheduled run finished"
+            time.sleep(2)
+    finally:
+        stop(served)
+    (run,) = runs
+    assert run.state.is_completed() and run.auto_scheduled, run.state
+    return run
+
+
 def test_training_and_scoring_pages_show_the_tables_report_and_plots(server, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -124,8 +159,12 @@ def test_training_and_scoring_pages_show_the_tables_report_and_plots(server, tmp
                           "--output_dir", str(tmp_path / "scored"), "--artifacts_dir", str(tmp_path / "artifacts")],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
+    # Then a scheduled run of the served deployment, with one new file beside the two scored above.
+    write_jsonl(tmp_path / "incoming/part-2.jsonl", learnable_rows(["负面", "正面"], 25, seed=2))
     with temporary_settings({PREFECT_API_URL: api}):
+        scheduled = scheduled_scoring_run(env, tmp_path)
         view, summary = run_view(run.name), latest_artifact("scoring-summary")
+    assert summary.flow_run_id == scheduled.id
     ui, shots = api.removesuffix("/api"), shots_dir(tmp_path)
 
     with sync_playwright() as playwright:
@@ -186,17 +225,30 @@ def test_training_and_scoring_pages_show_the_tables_report_and_plots(server, tmp
             page.screenshot(path=shots / "model-and-predictions.png")
 
             body = open_page(page, f"{ui}/artifacts/artifact/{summary.id}", "part-1.jsonl")
+            assert "Scored 1 file in this run: 25 rows scored and 0 rejected of 25, in " in body
+            assert "Not scored: 2 files already scored with this model and these options." in body
             incoming = tmp_path / "incoming"  # whole paths: same-named files in two folders stay apart
-            assert [row[:5] for row in table_rows(page)] == [
-                [str(incoming / "part-0.jsonl"), "scored", "120", "120", "0"],
-                [str(incoming / "part-1.jsonl"), "scored", "40", "40", "0"]]
+            rows = table_rows(page)
+            skipped = "skipped: already scored with this model and these options"
+            assert [row[:2] for row in rows[:2]] == [[str(incoming / "part-0.jsonl"), skipped],
+                                                     [str(incoming / "part-1.jsonl"), skipped]]
+            assert rows[2][:5] == [str(incoming / "part-2.jsonl"), "scored", "25", "25", "0"]
             (chart,) = rendered_images(page, 1)
             assert chart["alt"] == "rows and texts/s per file" and chart["width"] > 400
             page.screenshot(path=shots / "scoring-summary.png")
+
+            # The scheduled run itself: named for its input folder, its per-file task runs in it (no subflow).
+            body = open_page(page, f"{ui}/runs/flow-run/{scheduled.id}", "Task Runs")
+            assert "score incoming" in body and "Completed" in body
+            page.locator("li.p-tab#task-runs").click()
+            page.get_by_text("score part-2.jsonl").first.wait_for(timeout=60_000)
+            body = page.inner_text("body")
+            assert "score part-0.jsonl" in body and "summarize scoring" in body
+            page.screenshot(path=shots / "scheduled-scoring-run.png")
         finally:
             browser.close()
     for plot in (run / "plots").glob("*.png"):  # the run's own plots, beside the pages that mention them
         shutil.copy(plot, shots / plot.name)
     assert all((shots / name).stat().st_size > 10_000 for name in
                ("flow-run.png", "training-epochs.png", "test-report.png", "training-plots.png",
-                "model-and-predictions.png", "scoring-summary.png"))
+                "model-and-predictions.png", "scoring-summary.png", "scheduled-scoring-run.png"))

@@ -28,8 +28,8 @@ STATE_FORMAT = "train-state-v3"  # v3: mid-epoch position, dropout seeded per st
 # Options that change where things go or what happens after training, not the training itself.
 NOT_TRAINING = {"run_name", "do_train", "do_test", "do_predict", "output_dir", "data_dir", "device", "resume",
                 "promote_min_accuracy", "promote_if_better", "promote_require_baseline", "eval_batch_size",
-                "calibrate", "no_baseline", "baseline_max_rows", "nnodes", "node_rank", "rdzv_endpoint", "dist_timeout_seconds", "torchrun",
-                "dask_address", "save_steps", "save_minutes"}
+                "calibrate", "no_baseline", "baseline_max_rows", "nnodes", "node_rank", "rdzv_endpoint",
+                "dist_timeout_seconds", "torchrun", "dask_address", "save_steps", "save_minutes"}
 # Keyed instead by the setting and the global batch, so 2 ranks x 4 resume what 1 x 4 x 2 accumulation began.
 PER_SETTING = {"learning_rate", "batch_size", "gradient_accumulation_steps", "nproc_per_node"}
 

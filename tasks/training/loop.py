@@ -61,7 +61,8 @@ def build_model(source: ModelSource, tok: TokenizerRecord, labels: LabelSet, cfg
 def run_training(job: TrainJob, ranks: Ranks, device: torch.device, log=print, on_epoch=None,
                  on_progress=None) -> None:
     """Train ``job`` to its last step or early stop. Rank 0 calls ``on_epoch(record)`` after each evaluation
-    and ``on_progress(TrainProgress)`` every few percent of an epoch (at most every ``job.progress_seconds``)."""
+    and ``on_progress(TrainProgress)`` every few percent of an epoch or once a minute, whichever comes first (at
+    most every ``job.progress_seconds``; ``tasks/training/progress.py``)."""
     try:
         _train(job, ranks, device, log, on_epoch, on_progress)
     except torch.OutOfMemoryError as exc:

@@ -1,7 +1,13 @@
-"""Progress inside an epoch: a terminal bar, and every few percent a log line and a callback (rank 0 only).
+"""Progress inside an epoch: a terminal bar, and a log line with a callback (rank 0 only) every few percent of
+the epoch or once a minute, whichever comes first.
 
-A million-row epoch is hours long; without this, the log and the UI would say nothing until its end. Plain
-Python, no Prefect: the fine-tune task turns the callback into the UI's progress bar, and under torchrun
+A million-row epoch is hours long; without this, the log and the UI would say nothing until its end. Every 2 %
+alone is not enough: on 2 CPU cores 2 % of such an epoch is about 12 minutes, which looks like a hung run, so a
+line also comes once ``PROGRESS_MAX_SECONDS`` have passed since the last one (or since the epoch began). Never
+more often than every ``PROGRESS_SECONDS``, so a short epoch does not flood the log. Batches where no line is due
+read only the clock: the loss stays on the device (no sync) until a line is written.
+
+Plain Python, no Prefect: the fine-tune task turns the callback into the UI's progress bar, and under torchrun
 rank 0 prints the record as one ``PROGRESS_MARKER`` line that the launcher (``tasks/training/launch.py``) reads back.
 """
 
@@ -18,6 +24,7 @@ from tasks.core.records import Record
 
 PROGRESS_SHARE = 0.02  # a line every 2 % of an epoch's steps: 2.4 minutes of a 2-hour epoch ...
 PROGRESS_SECONDS = 10.0  # ... but not more often than this, so a short epoch does not flood the log
+PROGRESS_MAX_SECONDS = 60.0  # ... and at least this often however slow the steps: a sign of life every minute
 PROGRESS_MARKER = "@@train-progress "
 
 
@@ -58,18 +65,23 @@ class EpochTicker:
 
     def __init__(self, epoch: int, epochs: int, first: int, batches: int, total_steps: int, main: bool,
                  log: Callable[[str], None], on_progress: Callable[[TrainProgress], None] | None,
-                 min_seconds: float = PROGRESS_SECONDS):
+                 min_seconds: float = PROGRESS_SECONDS, max_seconds: float = PROGRESS_MAX_SECONDS,
+                 clock: Callable[[], float] = time.perf_counter):
         self.epoch, self.epochs, self.first, self.batches, self.total_steps = epoch, epochs, first, batches, total_steps
-        self.main, self.log, self.on_progress, self.min_seconds = main, log, on_progress, min_seconds
+        self.main, self.log, self.on_progress = main, log, on_progress
+        self.min_seconds, self.max_seconds, self.clock = min_seconds, max_seconds, clock  # clock: tests pass a fake
         self.every = max(1, math.ceil(batches * PROGRESS_SHARE))
         # disable=None: the bar shows on a terminal only; logs and the UI get the lines and the callback.
         self.bar = tqdm(total=batches, initial=first, desc=f"epoch {epoch}/{epochs}", leave=False, mininterval=2.0,
                         disable=None if main else True)
-        self.started = self.last = time.perf_counter()
+        self.started = self.last = clock()
         self.rows, self.own_rows, self.loss = 0, 0, None
 
     def is_tick(self, batch: int) -> bool:
-        """Every few percent of the epoch, short of its end (the evaluation or the next epoch says the rest)."""
+        """Every few percent of the epoch, short of its end (the evaluation or the next epoch says the rest).
+
+        By count alone, the same on every rank: mid-epoch checkpoints by time are asked only at ticks
+        (``tasks/training/book.py``), and every rank must ask together. The once-a-minute lines are rank 0's own."""
         return batch % self.every == 0 and batch < self.batches
 
     def update(self, batch: int, step: int, rows: int, own_rows: int, loss: torch.Tensor) -> None:
@@ -78,10 +90,11 @@ class EpochTicker:
         self.bar.update()
         self.rows, self.own_rows = self.rows + rows, self.own_rows + own_rows
         self.loss = loss.detach() if self.loss is None else self.loss + loss.detach()
-        if not self.main or not self.is_tick(batch):
+        if not self.main or batch >= self.batches:  # the epoch's end: its evaluation or the next epoch says it
             return
-        now = time.perf_counter()
-        if now - self.last < self.min_seconds:
+        now = self.clock()  # a clock read, not a device sync: cheap enough for every batch
+        since = now - self.last
+        if since < self.min_seconds or not (self.is_tick(batch) or since >= self.max_seconds):
             return
         self.last = now
         per_step = (now - self.started) / (batch - self.first)

@@ -16,7 +16,7 @@ from tasks.training.evaluations import by_step, evaluation_score
 from tasks.training.launch import launch_torchrun, torchrun_command
 from tasks.training.loop import Ranks, run_training
 from tasks.training.model import load_classifier, weights_digest
-from tasks.training.progress import EpochTicker
+from tasks.training.progress import PROGRESS_MAX_SECONDS, PROGRESS_SECONDS, EpochTicker
 from tests.builders import learnable_rows, write_jsonl
 from tests.kill import hold_env, kill_tree, saved_step, wait_for_step
 from tests.pipeline import tiny_train_job
@@ -52,6 +52,56 @@ def test_a_report_comes_every_few_percent_of_an_epoch_but_not_more_often_than_as
 
     assert [p.batch for p in reports(0.0)] == list(range(20, 1000, 20))  # every 2 %, short of the end
     assert reports(3600.0) == []  # a short epoch says nothing in between
+
+
+class _Loss:
+    """A loss that counts how often it is read: each read would be a device sync on a GPU."""
+
+    def __init__(self):
+        self.reads = 0
+
+    def detach(self):
+        return self
+
+    def __add__(self, other):
+        return self
+
+    def __float__(self):
+        self.reads += 1
+        return 8.0
+
+
+def ticks(seconds_per_batch: float, batches: int = 1000, main: bool = True) -> tuple[list[float], list, _Loss]:
+    """One epoch on a fake clock: the times (since the epoch began) its lines came at, the reports, the loss."""
+    now, seen, lines, loss = [0.0], [], [], _Loss()
+    ticker = EpochTicker(1, 1, 0, batches, batches, main, lambda line: lines.append(now[0]), seen.append,
+                         clock=lambda: now[0])
+    for batch in range(1, batches + 1):
+        now[0] += seconds_per_batch
+        ticker.update(batch, batch, 16, 16, loss)
+    ticker.close()
+    assert len(lines) == len(seen)  # every line comes with its callback
+    return lines, seen, loss
+
+
+def test_a_slow_epoch_says_something_at_least_once_a_minute_and_reads_the_loss_only_then():
+    times, seen, loss = ticks(30.0)  # 1,000 steps of 30 s: 2 % of them is 10 minutes
+    gaps = [b - a for a, b in zip([0.0, *times], [*times, 1000 * 30.0], strict=True)]
+    assert max(gaps) <= PROGRESS_MAX_SECONDS and min(gaps) >= PROGRESS_SECONDS
+    assert [p.batch for p in seen][:3] == [2, 4, 6]
+    assert loss.reads == len(seen) < 1000  # no sync on the batches without a line
+    assert ticks(30.0, main=False)[1] == []  # the other ranks stay quiet
+
+
+def test_a_fast_epoch_is_not_said_more_often_than_every_ten_seconds():
+    times, seen, _ = ticks(0.125)  # 2 % is 2.5 s (a step time exact in binary: no rounding at the 10 s mark)
+    assert min(b - a for a, b in zip([0.0, *times], times, strict=False)) >= PROGRESS_SECONDS
+    assert [p.batch for p in seen] == list(range(80, 1000, 80))  # every 10 s, on a 2 % step
+
+
+def test_lines_stay_at_every_two_percent_when_that_is_more_often_than_a_minute():
+    for seconds in (1.0, 2.9):  # 2 % is 20 s and 58 s
+        assert [p.batch for p in ticks(seconds)[1]] == list(range(20, 1000, 20))
 
 
 def test_eval_steps_evaluate_every_n_steps_and_the_last_and_keep_the_best_one(tmp_path):

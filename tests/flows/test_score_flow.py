@@ -60,6 +60,10 @@ def test_scores_with_the_promoted_model_then_skips_what_is_done(prefect_server, 
     assert sorted((a.description, float(a.data)) for a in progress) == [
         (f"Scoring part-{i}.jsonl: 30 rows read, 30 scored", 100.0) for i in range(2)]
     assert read_json(tmp_path / "out/part-1.manifest.json")["model_dir"] == str(model_dir)
+    (log,) = (tmp_path / "out/logs").glob(f"score-*-{run.id}.log")  # one new log file per run, named for it
+    text = log.read_text(encoding="utf-8")
+    # conftest quiets Prefect to WARNING, and the file holds what the terminal shows: the per-file warning.
+    assert "| WARNING | Task run 'score part-0.jsonl' - " in text and "has no reference profile" in text
     assert [r.status for r in score_flow(config)] == ["skipped", "skipped"]
     # One new file beside the two done: the summary counts and times only the new one, and lists the others.
     write_jsonl(tmp_path / "incoming-once/part-2.jsonl", learnable_rows([0, 1], 7, seed=5))

@@ -189,7 +189,10 @@ def test_fifty_overlapping_and_killed_runs_leave_exactly_one_verified_output_eac
     assert sorted(p.name for p in out.rglob("*.tmp")) == [], summary
     expected = {f"{stem}.{kind}" for stem in rows for kind in ("pred.jsonl", "manifest.json")}
     expected |= {f"{stem}.rejects.jsonl" for stem in rows if stem.startswith("part-") and int(stem[-2:]) % 2 == 0}
-    assert {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")} == expected
+    written = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")}
+    logs = {name for name in written if name.startswith("logs/score-") and name.endswith(".log")}
+    assert written - logs == expected, summary
+    assert len(logs) == RUNS, f"one log file per scoring run, killed ones too: {len(logs)}; {summary}"
     for stem, lines in rows.items():
         manifest = json.loads((out / f"{stem}.manifest.json").read_text(encoding="utf-8"))
         assert verify_scored(out / f"{stem}.manifest.json") == [], stem

@@ -29,7 +29,7 @@ RUN_FILES = ["config.json", "validation.json", "cache_keys.json", "epochs.json",
              "model/model.safetensors", "model/classifier.safetensors", "model/tokenizer.json",
              "predictions/test.jsonl", "metrics.json", "promotion.json", "report.md", "baseline.json",
              "baseline_test_predictions.parquet", "comparison.json",
-             "plots/training_curves.png", "plots/confusion_matrix.png", "plots/reliability.png"]
+             "plots/training_curves.png", "plots/confusion_matrix.png", "plots/reliability.png", "run.log"]
 pytestmark = pytest.mark.slow
 
 
@@ -66,6 +66,8 @@ def test_flow_trains_reports_predicts_promotes_and_reuses_the_cache(prefect_serv
     assert comparison["model"]["accuracy"] == accuracy and comparison["rows"] == 96
     assert comparison["baseline"]["accuracy"]["point"] == baseline["test"]["accuracy"]
     assert read_json(tmp_path / "artifacts/latest_model.json")["model_dir"] == str(run / "model")
+    promotion = read_json(run / "promotion.json")
+    assert [c.split(":")[0] for c in promotion["checks"][:2]] == ["PASS", "PASS"], promotion
     assert "![training curves](plots/training_curves.png)" in report.read_text()
     assert_prefect_ui_records(run, binary_data)
 

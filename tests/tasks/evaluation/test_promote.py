@@ -39,7 +39,10 @@ def make_run(tmp_path, name):
     return RunDir(path=path)
 
 
-def promote(tmp_path, name, y_true, y_pred, rules=PromotionRules(), baseline=None, digest="d"):
+DEFAULT_RULES = PromotionRules()
+
+
+def promote(tmp_path, name, y_true, y_pred, rules=DEFAULT_RULES, baseline=None, digest="d"):
     metrics, predictions = scored(tmp_path, y_true, y_pred, digest)
     return promote_model.fn(make_run(tmp_path, name), metrics, predictions, baseline, tmp_path, rules)
 

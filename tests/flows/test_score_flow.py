@@ -23,7 +23,7 @@ from prefect.client.schemas.filters import (
 )
 from prefect.deployments import run_deployment
 
-from flows.score_flow import score_flow
+from flows.score_flow import SERVED_DEPLOYMENT, score_flow
 from tasks.core.config import ScoreConfig
 from tasks.core.errors import DataError
 from tasks.core.files import read_json, write_json
@@ -157,10 +157,11 @@ def test_prefect_yaml_deploys_the_scheduled_deployment_to_a_process_pool(prefect
 
     async def read():
         async with get_client() as client:
-            return await client.read_deployment_by_name("score-jsonl/batch-scoring-served")
+            # Not the name --serve registers (score_flow.SERVED_DEPLOYMENT): neither replaces the other.
+            return await client.read_deployment_by_name("score-jsonl/batch-scoring-pool")
 
     deployment = asyncio.run(read())
-    assert deployment.work_pool_name == "scoring"
+    assert deployment.work_pool_name == "scoring" and deployment.name != SERVED_DEPLOYMENT
     assert deployment.schedules[0].schedule.cron == "*/10 * * * *"
     assert deployment.entrypoint == "flows/score_flow.py:score_flow"
 

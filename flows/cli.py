@@ -24,6 +24,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from tasks.core.config import shown_value
 from tasks.core.errors import DataError
 
 M = typing.TypeVar("M", bound=BaseModel)
@@ -128,13 +129,6 @@ def _metavar(kind, dest: str, layout: Layout) -> str | None:
     return METAVARS.get(kind, "VALUE")
 
 
-def shown_value(value: object) -> str:
-    """A default as the command line spells it: lists comma-joined, paths and numbers as str() writes them."""
-    if isinstance(value, list | tuple):
-        return ",".join(shown_value(v) for v in value)
-    return str(value)
-
-
 class Option(typing.NamedTuple):
     """One command-line option: a leaf field of the config (a nested model's fields are ``name.field``)."""
 
@@ -199,8 +193,8 @@ def _add_fields(parser: argparse.ArgumentParser, model: type[BaseModel], layout:
         return len(layout.groups), 0  # a field no group names: last, under OTHER_OPTIONS
 
     sections: dict[int, argparse._ArgumentGroup] = {}
-    for option in sorted(options(model), key=place):  # a stable sort: the model's order otherwise
-        g = place(option)[0]
+    placed = sorted(((place(option), option) for option in options(model)), key=lambda pair: pair[0])
+    for (g, _), option in placed:  # a stable sort: the model's order otherwise
         if layout.groups and g not in sections:
             group = layout.groups[g] if g < len(layout.groups) else Group(OTHER_OPTIONS, "", ())
             sections[g] = parser.add_argument_group(group.title, _help(group.description) or None)

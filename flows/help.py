@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from flows.cli import Group, Layout, config_from, config_parser
+from flows.cli import Group, Layout, config_from, config_parser, parse_config
 from tasks.core.config import DEFAULT_SCORING_CRON, PretrainConfig, ScoreConfig, TrainConfig
 
 _DISTRIBUTED = ("nproc_per_node", "nnodes", "node_rank", "rdzv_endpoint", "torchrun", "dist_timeout_seconds")
@@ -98,13 +98,11 @@ def score_parser(description: str = "") -> argparse.ArgumentParser:
 
 def parse_train_args(argv: list[str] | None, description: str = "") -> TrainConfig:
     """The train flow's config; a bad option exits 2 with usage and one ``error:`` line."""
-    parser = train_parser(description)
-    return config_from(TrainConfig, vars(parser.parse_args(argv)), parser)
+    return parse_config(TrainConfig, argv, description, TRAIN_LAYOUT)
 
 
 def parse_pretrain_args(argv: list[str] | None, description: str = "") -> PretrainConfig:
-    parser = pretrain_parser(description)
-    return config_from(PretrainConfig, vars(parser.parse_args(argv)), parser)
+    return parse_config(PretrainConfig, argv, description, PRETRAIN_LAYOUT)
 
 
 def parse_score_args(argv: list[str] | None, description: str = "") -> tuple[ScoreConfig, bool, str]:

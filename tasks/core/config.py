@@ -34,13 +34,17 @@ SCRATCH_DEFAULTS = {
 }
 
 
-def _shown(value: object) -> str:
-    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+def shown_value(value: object) -> str:
+    """A default as the command line spells it: lists comma-joined ("8,16"), paths and numbers as str() writes them."""
+    if isinstance(value, list | tuple):
+        return ",".join(shown_value(v) for v in value)
+    return str(value)
 
 
 # How --help words a default that TrainConfig.resolved() picks per mode (flows/cli.py shows it for the None).
 MODE_DEFAULT_WORDS = {
-    name: f"{_shown(PRETRAINED_DEFAULTS[name])} with --model_checkpoint, {_shown(SCRATCH_DEFAULTS[name])} from scratch"
+    name: f"{shown_value(PRETRAINED_DEFAULTS[name])} with --model_checkpoint, "
+          f"{shown_value(SCRATCH_DEFAULTS[name])} from scratch"
     for name in PRETRAINED_DEFAULTS
 }
 FROM_SCRATCH_WORDS = "a small BERT from scratch, shaped by the --scratch_* options"

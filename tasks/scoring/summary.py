@@ -68,7 +68,8 @@ def table_rows(results: list[ScoredFile], listing: InputListing | None) -> list[
     rows = []
     for r in results:
         done = r.status == "scored"
-        rows.append({"file": str(r.input), "status": r.status if done else f"{r.status}: {NOT_THIS_RUN[r.status]}",
+        explained = r.status in ("skipped", "busy")  # a refused file's reason is in its warning column
+        rows.append({"file": str(r.input), "status": f"{r.status}: {NOT_THIS_RUN[r.status]}" if explained else r.status,
                      "rows in": r.rows_in if done else "", "scored": r.rows_scored if done else "",
                      "rejected": r.rows_rejected if done else "", "seconds": round(r.seconds, 2) if done else "",
                      "warning": (r.warning or "") if done or r.status == "refused" else ""})

@@ -68,6 +68,7 @@ def pretrain_run_name() -> str:
 @flow(name="pretrain-masked-lm", flow_run_name=pretrain_run_name, log_prints=True)
 def pretrain_flow(config: PretrainConfig = PretrainConfig()) -> str:  # noqa: B008 (a frozen model)
     """Pre-train an encoder by masked-language modelling; returns the directory to fine-tune from."""
+    ensure_crash_detection()  # this run's heartbeats (main() set up the automation before it)
     if not config.enabled:
         raise DataError(f"--corpus {config.corpus}: give a file, glob or directory of texts, or '{BUILTIN_CORPUS}'")
     splits = None

@@ -69,6 +69,7 @@ quiet_data_error_tracebacks()  # bad data ends with its message, not a stack tra
 def sweep_on_dask(train: TokenizedSplit, dev: TokenizedSplit, source: ModelSource, tok: TokenizerRecord,
                   data: DataSummary, cfg: TrainConfig, run: RunDir) -> list[TrainResult]:
     """Every setting at once, one per Dask worker (each worker needs its own device)."""
+    ensure_crash_detection()  # this subflow's own heartbeats: a killed sweep is marked CRASHED too
     futures = [train_model.submit(train, dev, source, tok, data.labels, cfg, run, s) for s in cfg.settings()]
     return [future.result() for future in futures]
 
@@ -86,6 +87,7 @@ def train_settings(train: TokenizedSplit, dev: TokenizedSplit, source: ModelSour
       log_prints=True)
 def train_flow(config: TrainConfig = DEFAULTS) -> str:
     """Fine-tune a BERT-family classifier on JSONL, pick the best dev epoch, report on test."""
+    ensure_crash_detection()  # this run's heartbeats, for runs a worker started too (main() set up the automation)
     cfg = config.resolved()
     tag_flow_run(train_tags(cfg))  # data set and model, to filter the run list by
     run = create_run_dir(cfg)
@@ -142,7 +144,8 @@ def train_steps(cfg: TrainConfig, run: RunDir) -> str:
 def main(config: TrainConfig) -> None:
     # A run without PREFECT_API_URL starts a temporary server: it must not outlive a kill -9 of this process.
     tie_temporary_server_to_this_process()
-    ensure_crash_detection()  # a killed run is marked CRASHED, not left RUNNING (tasks/core/crash_detection.py)
+    # Before the run starts: a run killed before its second heartbeat is still marked CRASHED.
+    ensure_crash_detection()  # (tasks/core/crash_detection.py)
     report = train_flow(config)
     print(f"report: {report}")
 

@@ -1,21 +1,44 @@
-"""Killed runs end as CRASHED, not RUNNING forever: Prefect's heartbeat automation, set up once per server.
+"""Killed runs end as CRASHED, not RUNNING forever: heartbeats of our own, one automation per heartbeat period.
 
 A flow run whose process is SIGKILLed (or whose machine dies) cannot report its own end, and the server has no
-built-in timeout: it would show the run RUNNING for ever. Every flow run sends a ``prefect.flow-run.heartbeat``
-event every ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` seconds (180 by default, 30 at least). This automation, the
-detection Prefect documents for self-hosted servers, marks a run of this project's flows CRASHED when neither
-a heartbeat nor a final state has followed its last heartbeat within ``MISSED_HEARTBEATS`` periods.
+built-in timeout. The automation Prefect documents, on its own ``prefect.flow-run.heartbeat`` events, misfires
+on normal runs in two ways (Prefect 3.9.1):
+
+* ``_send_heartbeats`` (prefect/flow_engine.py) checks the run's state, then stamps the heartbeat; the state
+  reads final only once the server has accepted it. A run that ends within a second of starting stamps its
+  first heartbeat after its final state (the events worker starts in between); a long one does so when its
+  end races a heartbeat. That heartbeat opens a window its run's final state lies before.
+* A run that starts within 5 minutes of being scheduled (a short cron, a new or re-served deployment): the
+  scheduler inserts its Scheduled state without an event (``_insert_scheduled_flow_runs``,
+  prefect/server/models/deployments.py), yet its Pending event ``follows`` that state, so the server holds
+  Pending, Running and the final state back for 15 minutes (prefect/server/events/ordering).
+
+So ``ensure_crash_detection()``, called first in a flow's body, starts heartbeats of its own for the run:
+``bert-batch-pipeline.flow-run.heartbeat.<period>s`` every PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds, and,
+once the run's state is final, one ``bert-batch-pipeline.flow-run.heartbeats-stopped`` from the same thread,
+after its last heartbeat and following no other event. One automation per period, named with it, marks a run
+CRASHED when neither a heartbeat, that stop, nor a final state followed its last heartbeat within
+MISSED_HEARTBEATS periods. Each automation opens windows only on its own period's heartbeats: the window
+follows the setting, and a client with slower heartbeats on the same server is never crashed early. (Not a
+tag: events carry the tags a run was created with, and a worker's runs take theirs from their deployment, not
+from the worker's setting.) Outside a run (a flow's ``main()``) it only creates the automation. It never raises.
 """
 
 from __future__ import annotations
 
+import contextvars
+import logging
+import threading
+import time
 from contextlib import suppress
 from datetime import timedelta
 from uuid import UUID
 
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.objects import StateType
+from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import AutomationSort
+from prefect.context import FlowRunContext
+from prefect.events import emit_event
 from prefect.events.actions import ChangeFlowRunState
 from prefect.events.filters import AutomationFilter, AutomationFilterName
 from prefect.events.schemas.automations import Automation, AutomationCore, EventTrigger, Posture
@@ -25,12 +48,19 @@ from prefect.settings import get_current_settings
 
 from tasks.core.logs import logger
 
-AUTOMATION_NAME = "bert-batch-pipeline: crash runs whose heartbeats stopped"
+# Earlier versions' automation, on Prefect's heartbeats: it misfires, so ensure_crash_detection() deletes it.
+LEGACY_AUTOMATION_NAME = "bert-batch-pipeline: crash runs whose heartbeats stopped"
+HEARTBEAT_EVENT = "bert-batch-pipeline.flow-run.heartbeat"
+STOPPED_EVENT = "bert-batch-pipeline.flow-run.heartbeats-stopped"
 # Only this project's flows: other teams' flows on a shared server are not ours to crash.
-FLOW_NAMES = ("score-jsonl", "train-text-classifier", "sweep-on-dask")
+FLOW_NAMES = ("score-jsonl", "train-text-classifier", "sweep-on-dask", "pretrain-masked-lm")
 # One missed heartbeat can be a busy machine; two whole periods without one is a dead process.
 MISSED_HEARTBEATS = 2
 FINAL_EVENTS = ("Completed", "Failed", "Cancelled", "Crashed")
+POLL_SECONDS = 0.25  # how soon a heartbeat thread notices its run's end (and lets the process exit)
+
+_beating: set[UUID] = set()  # the flow runs this process sends heartbeats for
+_beating_lock = threading.Lock()
 
 
 def heartbeat_seconds() -> int | None:
@@ -39,14 +69,23 @@ def heartbeat_seconds() -> int | None:
     return None if value is None else max(int(value), 30)
 
 
+def automation_name(heartbeat: int) -> str:
+    return f"{LEGACY_AUTOMATION_NAME} ({heartbeat} s)"
+
+
+def heartbeat_event(heartbeat: int) -> str:
+    return f"{HEARTBEAT_EVENT}.{heartbeat}s"
+
+
 def crash_detection_automation(heartbeat: int) -> AutomationCore:
+    beat = heartbeat_event(heartbeat)
     return AutomationCore(
-        name=AUTOMATION_NAME,
-        description=f"Marks a run of {', '.join(FLOW_NAMES)} CRASHED after {MISSED_HEARTBEATS} heartbeat periods "
-                    "of silence: its process was killed or its machine died.",
+        name=automation_name(heartbeat),
+        description=f"Marks a run of {', '.join(FLOW_NAMES)} that sends a heartbeat every {heartbeat} s CRASHED "
+                    f"after {MISSED_HEARTBEATS} periods without one: its process was killed or its machine died.",
         trigger=EventTrigger(
-            after={"prefect.flow-run.heartbeat"},
-            expect={"prefect.flow-run.heartbeat", *(f"prefect.flow-run.{state}" for state in FINAL_EVENTS)},
+            after={beat},
+            expect={beat, STOPPED_EVENT, *(f"prefect.flow-run.{state}" for state in FINAL_EVENTS)},
             match=ResourceSpecification({"prefect.resource.id": "prefect.flow-run.*"}),
             match_related=ResourceSpecification({"prefect.resource.role": "flow",
                                                  "prefect.resource.name": list(FLOW_NAMES)}),
@@ -61,41 +100,104 @@ def crash_detection_automation(heartbeat: int) -> AutomationCore:
 
 
 def ensure_crash_detection() -> UUID | None:
-    """Create the automation on the server of PREFECT_API_URL if it is missing; its id, or None when off.
+    """Create this period's automation on the server of PREFECT_API_URL if it is missing; called inside a flow
+    run, also send the run's heartbeats until its state is final. The automation's id, None when off or failed.
 
-    Idempotent and safe to race: overlapping runs that both create one all keep the oldest.
-    An existing automation is only ever widened (a client with slower heartbeats must not be crashed early).
+    Idempotent and safe to race: overlapping runs that each create one all keep the oldest.
     """
     heartbeat = heartbeat_seconds()
     if heartbeat is None:
         logger().warning("PREFECT_FLOWS_HEARTBEAT_FREQUENCY is off: killed runs will stay RUNNING on the server")
         return None
+    automation = None
     try:
-        return _create_or_widen(crash_detection_automation(heartbeat))
-    except Exception as exc:  # a safety net must never stop the scoring it protects
+        automation = _create_once(crash_detection_automation(heartbeat))
+    except Exception as exc:  # a safety net must never stop the run it protects
         logger().warning("could not set up crash detection on the Prefect server: %r", exc)
-        return None
+    context = FlowRunContext.get()
+    if context is not None and context.flow_run is not None and context.flow is not None:
+        try:
+            _start_heartbeats(context.flow_run, context.flow.name, heartbeat)
+        except Exception as exc:
+            logger().warning("could not start this run's heartbeats: a kill will leave it RUNNING: %r", exc)
+    return automation
 
 
-def _oldest_first(client) -> list[Automation]:
+def _automations(client: SyncPrefectClient, name: str) -> list[Automation]:
     # Oldest first, not by id: the one every racing run keeps then existed before any of their heartbeats.
     response = client.request("POST", "/automations/filter", json={
         "sort": AutomationSort.CREATED_DESC,
-        "automations": AutomationFilter(name=AutomationFilterName(any_=[AUTOMATION_NAME])).model_dump(mode="json"),
+        "automations": AutomationFilter(name=AutomationFilterName(any_=[name])).model_dump(mode="json"),
     })
     return Automation.model_validate_list(response.json())[::-1]
 
 
-def _create_or_widen(wanted: AutomationCore) -> UUID:
+def _delete(client: SyncPrefectClient, automations: list[Automation]) -> None:
+    for automation in automations:
+        with suppress(ObjectNotFound, PrefectHTTPStatusError):  # another run deleted it first
+            client.delete_automation(automation.id)
+
+
+def _create_once(wanted: AutomationCore) -> UUID:
     with get_client(sync_client=True) as client:
-        found = _oldest_first(client)
+        _delete(client, _automations(client, LEGACY_AUTOMATION_NAME))
+        found = _automations(client, wanted.name)
         if not found:
             client.create_automation(wanted)
-            found = _oldest_first(client)
-        keep, duplicates = found[0], found[1:]
-        for duplicate in duplicates:
-            with suppress(ObjectNotFound, PrefectHTTPStatusError):  # another run deleted it first
-                client.delete_automation(duplicate.id)
-        if keep.trigger.within < wanted.trigger.within:
-            client.update_automation(keep.id, wanted)
-    return keep.id
+            found = _automations(client, wanted.name)
+        _delete(client, found[1:])
+    return found[0].id
+
+
+def _start_heartbeats(run: FlowRun, flow_name: str, heartbeat: int) -> None:
+    with _beating_lock:
+        if run.id in _beating:  # a retry of the run calls this again
+            return
+        _beating.add(run.id)
+    # Not a daemon: at the end of the process the run's last events still go out before Prefect's events worker
+    # drains. The copied context gives the thread this thread's settings (PREFECT_API_URL), as Prefect does.
+    threading.Thread(target=contextvars.copy_context().run, args=(_beat, run, flow_name, heartbeat),
+                     name=f"heartbeats of flow run {run.name}").start()
+
+
+def _beat(run: FlowRun, flow_name: str, heartbeat: int) -> None:
+    resource = {"prefect.resource.id": f"prefect.flow-run.{run.id}", "prefect.resource.name": run.name}
+    related = [{"prefect.resource.id": f"prefect.flow.{run.flow_id}", "prefect.resource.role": "flow",
+                "prefect.resource.name": flow_name}]
+    try:
+        with get_client(sync_client=True) as client:
+            while not (_ended_here(run) or _final_on_server(client, run)):
+                emit_event(heartbeat_event(heartbeat), resource=resource, related=related)
+                deadline = time.monotonic() + heartbeat
+                while time.monotonic() < deadline and not _ended_here(run):
+                    time.sleep(POLL_SECONDS)
+            # A process that exits with its run unfinished has crashed: no stop, the automation says CRASHED.
+            if _final(run) or _final_on_server(client, run):
+                # Sent after the last heartbeat by the same thread: always inside that heartbeat's window.
+                emit_event(STOPPED_EVENT, resource=resource, related=related)
+    except Exception as exc:  # heartbeats that stop without a word would let the automation crash a live run
+        logging.getLogger("pipeline").warning("heartbeats of flow run %s failed: %r", run.name, exc)
+        emit_event(STOPPED_EVENT, resource=resource, related=related)
+    finally:
+        with _beating_lock:
+            _beating.discard(run.id)
+
+
+def _final(run: FlowRun) -> bool:
+    return run.state is not None and run.state.is_final()
+
+
+def _ended_here(run: FlowRun) -> bool:
+    """The engine's copy of the run turned final, or the process is exiting: stop without asking the server."""
+    return _final(run) or not threading.main_thread().is_alive()
+
+
+def _final_on_server(client: SyncPrefectClient, run: FlowRun) -> bool:
+    # Asked before each heartbeat too: after a retry the engine works on a new copy of the run, not ours.
+    try:
+        state = client.read_flow_run(run.id).state
+    except ObjectNotFound:  # deleted: nothing left to crash
+        return True
+    except Exception:  # the server is out of reach for now: keep beating, as the run goes on
+        return False
+    return state is not None and state.is_final()

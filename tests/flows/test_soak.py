@@ -2,6 +2,11 @@
 
 Afterwards every input has exactly one complete, verified output, no temporary file is left, and the server
 shows every killed run CRASHED (tasks/core/crash_detection.py) and no run still RUNNING.
+
+Beside them, for the whole soak, runs that took each path on which crash detection once misfired: one longer
+than its window, one that ends at once, cron runs of a served deployment (their Scheduled state has no event, so
+the server holds their state events back), and one with 90-s heartbeats. No completed run whose window has
+passed was ever acted on by an automation; each killed one was CRASHED by ours.
 """
 
 import asyncio
@@ -14,6 +19,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,6 +31,16 @@ from tasks.core.records import LabelSet
 from tasks.scoring.score import score_file
 from tasks.scoring.verify import verify_scored
 from tests.builders import learnable_rows, write_jsonl
+from tests.flows.crash_checks import (
+    SLEEPERS,
+    check_crash_detection,
+    run_named,
+    schedule_now,
+    start_sleepers,
+    stop_serving,
+    wait_for,
+)
+from tests.flows.crash_sleeper import SERVED
 from tests.pipeline import save_tiny_classifier
 from tests.servers import prefect_server
 
@@ -137,7 +153,7 @@ def wait_until_none_running(api: str, timeout: float) -> dict[str, Counter]:
 
 
 def test_fifty_overlapping_and_killed_runs_leave_exactly_one_verified_output_each(tmp_path):
-    started = time.monotonic()
+    started, since = time.monotonic(), datetime.now(UTC)
     rng = random.Random(7)
     model = save_tiny_classifier(tmp_path / "model", LabelSet(names=("0", "1"), kind="int"),
                                  [r["news"] for r in learnable_rows([0, 1], 200, seed=1)])
@@ -149,8 +165,8 @@ def test_fifty_overlapping_and_killed_runs_leave_exactly_one_verified_output_eac
         env = os.environ | {"PREFECT_API_URL": api, "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT),
                             "PREFECT_LOGGING_LEVEL": "WARNING"}
 
-        def start(*cmd: str, output=subprocess.PIPE) -> subprocess.Popen:
-            return subprocess.Popen([sys.executable, *cmd], cwd=REPO, env=env, stdout=output,
+        def start(*cmd: str, output=subprocess.PIPE, extra: dict | None = None) -> subprocess.Popen:
+            return subprocess.Popen([sys.executable, *cmd], cwd=REPO, env=env | (extra or {}), stdout=output,
                                     stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
         def drivers(counts: list[int]) -> list[subprocess.Popen]:
@@ -163,26 +179,39 @@ def test_fifty_overlapping_and_killed_runs_leave_exactly_one_verified_output_eac
 
         # The real command line, as a user runs it: the victims reach the big files first and are killed there.
         print(f"server up after {time.monotonic() - started:.0f} s", flush=True)
+        sleepers = start_sleepers(lambda *cmd, extra=None: start(*cmd, output=subprocess.DEVNULL, extra=extra))
         victims = [start("flows/score_flow.py", *args, output=subprocess.DEVNULL) for _ in range(VICTIMS)]
         phase_one: list[subprocess.Popen] = []
         kills = kill_while_scoring(victims, out, rng, 120, lambda: phase_one.extend(drivers(PHASE_ONE)))
         print(f"kills done after {time.monotonic() - started:.0f} s: {kills}", flush=True)
+        with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+            deployment = wait_for(lambda: next((d for d in client.read_deployments() if d.name == SERVED), None),
+                                  120, "the served deployment")
+            schedule_now(client, deployment.id)
         logs = finish(phase_one)
         print(f"phase one done after {time.monotonic() - started:.0f} s", flush=True)
         logs += finish(drivers(PHASE_TWO))
         print(f"phase two done after {time.monotonic() - started:.0f} s", flush=True)
+        for name in SLEEPERS:
+            assert sleepers[name].wait(timeout=60) == 0, f"the {name} sleeper failed"
+        with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+            served_runs = stop_serving(client, sleepers["served"], deployment.id)
+            normal = {name: run_named(client, name) for name in SLEEPERS} | {
+                f"served {i}": run for i, run in enumerate(served_runs)}
         runs_ok = sum(log.count(": ok") for log in logs)
         killed = sum(code == -signal.SIGKILL for code, _ in kills)
         mid_write = sum(code == -signal.SIGKILL and tmp is not None for code, tmp in kills)
         states = wait_until_none_running(api, timeout=4 * HEARTBEAT + 30)
+        crash_summary = check_crash_detection(api, since, normal, HEARTBEAT)
 
     summary = (f"{RUNS} runs: {killed} killed ({mid_write} mid-write), {runs_ok} driver runs ok; "
                f"server states by flow: { {flow: dict(c) for flow, c in states.items()} }; "
-               f"{time.monotonic() - started:.0f} s")
+               f"{time.monotonic() - started:.0f} s; {crash_summary}")
     print(summary)
     assert mid_write >= 2, f"too few kills landed while predictions were being written: {kills}; {summary}"
     assert runs_ok == RUNS - VICTIMS, summary
     assert states["score-jsonl"] == Counter(COMPLETED=RUNS - killed, CRASHED=killed), summary
+    assert served_runs and all(run.state_type.value == "COMPLETED" for run in normal.values()), summary
     assert "score-files" not in states, "per-file task runs belong to the scoring run itself, no subflow"
 
     # Exactly one complete output per input; the manifest agrees with every byte; no temporaries left.

@@ -91,29 +91,36 @@ def schedule_now(client, deployment_id) -> None:
 
 def stop_serving(client, served: subprocess.Popen, deployment_id) -> list:
     """Pause the deployment, let its last run end, Ctrl-C the runner; the deployment's runs that ended."""
-    client.pause_deployment(deployment_id)
     runs = lambda: [r for r in client.read_flow_runs() if r.deployment_id == deployment_id]  # noqa: E731
+    wait_for(lambda: any(r.state and r.state.is_final() for r in runs()), 120, "a run of the served deployment")
+    client.pause_deployment(deployment_id)
     wait_for(lambda: not any(r.state_type.value in ("RUNNING", "PENDING") for r in runs()), 60, "the served run")
     os.killpg(served.pid, signal.SIGINT)
     served.wait(timeout=60)
     return [r for r in runs() if r.state and r.state.is_final()]
 
 
+def quiet_after(run: FlowRun, events: list[dict], periods: dict[str, int]) -> datetime:
+    """When no window of this run's heartbeats can be open any more: two periods after its last heartbeat (or its
+    end, for a run too short to send one), and the server's 5-s evaluation of proactive triggers with slack."""
+    ends = [datetime.fromisoformat(e["occurred"]) + timedelta(seconds=2 * periods[e["event"]]) for e in events
+            if e["event"] in periods and about_run(e, run)]
+    return max([*ends, run.end_time]) + timedelta(seconds=10)
+
+
 def check_crash_detection(api: str, since: datetime, normal: dict, heartbeat: int) -> str:
-    """No automation acted on a completed run whose window has passed; each killed run was CRASHED by ours."""
+    """No automation acted on a completed run whose windows have closed, the runs in ``normal`` among them (waits
+    for theirs); each killed run was CRASHED by ours."""
+    periods = {heartbeat_event(p): p for p in (heartbeat, SLOW_HEARTBEAT)}
     with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+        last = max(quiet_after(run, events_since(client, since), periods) for run in normal.values())
+        time.sleep(max(0.0, (last - datetime.now(UTC)).total_seconds()))
         events = events_since(client, since)
-        completed = {str(r.id): r for r in client.read_flow_runs(limit=200) if r.state_type.value == "COMPLETED"}
-        killed = [r for r in client.read_flow_runs(limit=200) if r.state_type.value == "CRASHED"]
+        runs = client.read_flow_runs(limit=200)
         slow_automation = client.read_automations_by_name(automation_name(SLOW_HEARTBEAT))
-    period = {f"{heartbeat_event(p)}": p for p in (heartbeat, SLOW_HEARTBEAT)}
-    now, due = datetime.now(UTC), set()
-    for run_id in completed:
-        beats = [e for e in events if e["event"] in period and e["resource"]["prefect.resource.id"].endswith(run_id)]
-        last = max((datetime.fromisoformat(e["occurred"]) + timedelta(seconds=2 * period[e["event"]]) for e in beats),
-                   default=None)
-        if last is not None and last + timedelta(seconds=10) < now:  # its window and the server's 5-s evaluation
-            due.add(run_id)
+    now = datetime.now(UTC)
+    due = {str(r.id) for r in runs if r.state_type.value == "COMPLETED" and quiet_after(r, events, periods) < now}
+    killed = [r for r in runs if r.state_type.value == "CRASHED"]
     assert {str(r.id) for r in normal.values()} <= due, "every path that misfired once is checked"
     assert acted_on(events, due) == []
     assert all(crashed_by_automation(events, str(r.id)) for r in killed), "each killed run CRASHED by ours"
@@ -125,7 +132,7 @@ def check_crash_detection(api: str, since: datetime, normal: dict, heartbeat: in
             pending = next(e for e in events if e["event"] == "prefect.flow-run.Pending" and about_run(e, run))
             assert pending["follows"] and pending["follows"] not in ids
     assert slow_automation, "the 90-s run made its own automation"
-    return f"crash detection: {len(due)} completed runs past their window, none acted on; {len(killed)} CRASHED"
+    return f"crash detection: {len(due)} completed runs past their windows, none acted on; {len(killed)} CRASHED"
 
 
 def about_run(event: dict, run) -> bool:

@@ -26,7 +26,7 @@ from tasks.drift.compare import compare
 from tasks.drift.profile import build_profile
 from tasks.drift.stats import chunk_stats, empty_stats, merge_stats
 from tasks.tokens.batching import from_token_lists
-from tasks.tokens.cache import encode_with_cuts
+from tasks.tokens.cut import encode_with_cuts
 from tasks.training.inference import predict_logits, softmax
 from tasks.training.model import save_classifier
 

@@ -111,8 +111,10 @@ def train_steps(cfg: TrainConfig, run: RunDir) -> str:
         else locate_trained_model(cfg.model_checkpoint, cfg.output_dir)
     tok = tokenizer_for(source.name_or_path, source.local_files_only, data.splits["train"], cfg.text_field,
                         cfg.label_field, cfg.scratch.vocab_size, cache, cfg.scratch.vocab_texts)
+    truncation = cfg.truncation_choice(source.truncation)  # a saved model, only tested, keeps its own
     futures = {split: tokenize.submit(data.splits[split], tok, cfg.text_field, cfg.label_field, data.labels,
-                                      source.seq_length(cfg.max_seq_length), cache)
+                                      source.seq_length(cfg.max_seq_length), cache, truncation,
+                                      split == "test" and cfg.long_texts == "window", cfg.window_stride)
                for split in (("train", "dev", "test") if do_train else ("test",))}
     tokenized = {split: future.result() for split, future in futures.items()}
     record_cache_keys(run, tok.fingerprint, {s: t.model_dump(mode="json") for s, t in tokenized.items()})
@@ -132,7 +134,7 @@ def train_steps(cfg: TrainConfig, run: RunDir) -> str:
                               cfg.label_field, data.labels, cfg.eval_batch_size, cfg.device, cfg.precision,
                               run.file("predictions/test.jsonl"), cfg.output_dir)
     if do_test:
-        metrics = report_test(predictions, data, run, model_dir)
+        metrics = report_test(predictions, data, run, model_dir, tokenized["test"])
     baseline = compare_with_baseline(baseline.result(), predictions, tokenized["test"], data, run) if baseline else None
     if do_test and do_train:  # after the comparison: the gate weighs the baseline too
         promotion = promote_model(run, metrics, predictions, baseline, cfg.output_dir, cfg.promotion_rules())

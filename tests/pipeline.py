@@ -8,6 +8,7 @@ import torch
 
 from tasks.core.config import ScratchModel, TrainConfig
 from tasks.core.records import DataSummary, LabelSet, ModelSource, RunDir, SplitData, TokenizedSplit, TokenizerRecord
+from tasks.core.truncation import Truncation
 from tasks.data.validate import validate_file, validate_splits
 from tasks.tokens.cache import tokenize_split
 from tasks.tokens.tokenizer import prepare_tokenizer, train_wordpiece
@@ -36,13 +37,14 @@ def tokenize_all(
     }
 
 
-def save_tiny_classifier(folder: Path, labels: LabelSet, texts: list[str], seed: int = 0) -> Path:
-    """A randomly initialised one-layer classifier saved the way training saves its best epoch."""
+def save_tiny_classifier(folder: Path, labels: LabelSet, texts: list[str], seed: int = 0,
+                         truncation: Truncation | None = None) -> Path:
+    """A randomly initialised one-layer classifier saved the way training saves its best epoch (64 tokens)."""
     tokenizer = train_wordpiece(texts, vocab_size=120)
     torch.manual_seed(seed)
     shape = ScratchModel(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, vocab_size=120)
     model = new_classifier(scratch_encoder(shape, tokenizer, 64), labels).eval()
-    return save_classifier(model, tokenizer, labels, folder, max_seq_length=64)
+    return save_classifier(model, tokenizer, labels, folder, max_seq_length=64, truncation=truncation)
 
 
 def tiny_train_job(work: Path, paths: dict[str, Path], progress_seconds: float = 0.0, **overrides) -> TrainJob:

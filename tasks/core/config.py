@@ -14,6 +14,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from tasks.core.device_option import DEVICE_HELP, DeviceName, device_usable
 from tasks.core.score_config import DEFAULT_SCORING_CRON, ScoreConfig
+from tasks.core.truncation import (
+    HEAD_TOKENS_HELP,
+    HEAD_TOKENS_WORDS,
+    TRUNCATION_HELP,
+    WINDOW_STRIDE_HELP,
+    WINDOW_STRIDE_WORDS,
+    LongTexts,
+    Truncation,
+    TruncationMode,
+    check_long_text_options,
+)
 
 __all__ = ["BUILTIN_CORPUS", "DEFAULT_SCORING_CRON", "MlmSettings", "PretrainConfig", "PromotionRules", "ScoreConfig",
            "ScratchModel", "Setting", "TrainConfig"]
@@ -133,6 +144,9 @@ class TrainConfig(BaseModel):
         "run_name": "the start time (UTC) and a random suffix",
         "rdzv_endpoint": "none, training stays on this machine",
         "dask_address": "none, the settings of a sweep train one after another here",
+        "truncation": "head when training; a saved model's own when only testing it",
+        "head_tokens": HEAD_TOKENS_WORDS,
+        "window_stride": WINDOW_STRIDE_WORDS,
     }
 
     # --- data -------------------------------------------------------------------------------------
@@ -162,6 +176,12 @@ class TrainConfig(BaseModel):
     )
     scratch: ScratchModel = Field(default_factory=ScratchModel)
     max_seq_length: int | None = Field(None, gt=2, description="Tokens per text.")
+    truncation: TruncationMode | None = Field(None, description=TRUNCATION_HELP)
+    head_tokens: int | None = Field(None, ge=0, description=HEAD_TOKENS_HELP)
+    long_texts: LongTexts = Field(
+        "cut", description="Test predictions of texts over --max_seq_length: 'cut' as --truncation keeps them, or "
+        "'window': the mean of the probabilities of overlapping windows that hold all of the text.")
+    window_stride: int | None = Field(None, gt=0, description=WINDOW_STRIDE_HELP)
     pretrain: MlmSettings = Field(default_factory=MlmSettings)
 
     # --- optimisation -----------------------------------------------------------------------------
@@ -262,6 +282,7 @@ class TrainConfig(BaseModel):
             raise ValueError("give all three of --train_file, --dev_file and --test_file, or none of them")
         if self.nnodes > 1 and not self.rdzv_endpoint:
             raise ValueError("--nnodes > 1 needs --rdzv_endpoint host:port (the rank-0 machine)")
+        check_long_text_options(self.truncation, self.head_tokens, self.long_texts, self.window_stride)
         if self.promote_require_baseline and self.no_baseline:
             raise ValueError("--promote_require_baseline needs the baseline: drop --no_baseline")
         if not self.dask_address:  # a sweep on a Dask cluster trains on the workers' devices, not this machine's
@@ -294,6 +315,13 @@ class TrainConfig(BaseModel):
     def settings(self) -> list[Setting]:
         """Every (learning rate, batch size) combination to train: one unless a list was given."""
         return [Setting(learning_rate=lr, batch_size=bs) for lr in self.learning_rate for bs in self.batch_size]
+
+    def truncation_choice(self, saved: Truncation | None = None) -> Truncation:
+        """What is kept of a long text: --truncation (head unless told), saved with the model for scoring; a run
+        that only tests a saved model (``saved``: what it was trained with) keeps what it was trained with."""
+        if self.truncation is None and saved is not None and not self.steps[0]:
+            return saved
+        return Truncation(mode=self.truncation or "head", head_tokens=self.head_tokens)
 
     def promotion_rules(self) -> PromotionRules:
         return PromotionRules(min_accuracy=self.promote_min_accuracy, if_better=self.promote_if_better,

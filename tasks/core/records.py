@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from tasks.core.config import Setting
+from tasks.core.truncation import Truncation
 
 
 class Record(BaseModel):
@@ -115,6 +116,9 @@ class TokenizedSplit(Record):
     cache_hit: bool
     rows: int
     truncated: int = 0  # texts longer than max_seq_length tokens, cut to it
+    truncation: Truncation = Truncation()  # what of them the input_ids keep
+    windows: Path | None = None  # with windows asked for: (row, input_ids) of every window of each text over the limit
+    window_count: int = 0
 
 
 class EpochRecord(Record):
@@ -166,6 +170,9 @@ class Predictions(Record):
     rows: int
     model_digest: str
     precision: str = "fp32"  # what --precision resolved to for this model on this machine; scoring uses the same
+    long_texts: str = "cut"  # texts over max_seq_length: "cut" to one sequence, or scored as "window"s, pooled
+    windowed_rows: int = 0  # rows scored as more than one window
+    windows: int = 0  # the windows those rows made
 
 
 class Promotion(Record):
@@ -184,6 +191,7 @@ class ModelSource(Record):
     name_or_path: str | None
     local_files_only: bool = True
     max_positions: int | None = None  # the most tokens the model can take (its position embeddings)
+    truncation: Truncation | None = None  # a saved classifier's: what it was trained to see of a long text
 
     def seq_length(self, requested: int) -> int:
         return min(requested, self.max_positions) if self.max_positions else requested

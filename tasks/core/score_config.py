@@ -12,6 +12,16 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tasks.core.device_option import DEVICE_HELP, DeviceName, device_usable
+from tasks.core.truncation import (
+    HEAD_TOKENS_HELP,
+    HEAD_TOKENS_WORDS,
+    TRUNCATION_HELP,
+    WINDOW_STRIDE_HELP,
+    WINDOW_STRIDE_WORDS,
+    LongTexts,
+    TruncationMode,
+    check_long_text_options,
+)
 
 DEFAULT_SCORING_CRON = "*/10 * * * *"  # the served scoring deployment: every ten minutes
 
@@ -25,6 +35,9 @@ class ScoreConfig(BaseModel):
         "model_dir": "the promoted model, found under --artifacts_dir",
         "max_batch_tokens": "2048 on a CPU in fp32, 8192 on a CPU in bf16, 65536 on a GPU",
         "dask_address": "none, files are scored on this machine, or by --dask_workers local processes",
+        "truncation": "the model's own, as it was trained",
+        "head_tokens": HEAD_TOKENS_WORDS,
+        "window_stride": WINDOW_STRIDE_WORDS,
     }
 
     inputs: str = Field("data/incoming", min_length=1,
@@ -40,6 +53,12 @@ class ScoreConfig(BaseModel):
     max_batch_tokens: int | None = Field(
         None, gt=0, description="Padded tokens per forward pass."
     )
+    truncation: TruncationMode | None = Field(None, description=TRUNCATION_HELP)
+    head_tokens: int | None = Field(None, ge=0, description=HEAD_TOKENS_HELP)
+    long_texts: LongTexts = Field(
+        "cut", description="Texts over the model's limit: 'cut' as --truncation keeps them, or 'window': scored as "
+        "overlapping windows that hold all of the text, their probabilities averaged (one output row per text).")
+    window_stride: int | None = Field(None, gt=0, description=WINDOW_STRIDE_HELP)
     write_parquet: bool = Field(False, description="Also write the predictions as Parquet.")
     dask_address: str | None = Field(None, description="Score files on this Dask cluster (tcp://host:8786).")
     dask_workers: int = Field(0, ge=0, description="Without --dask_address: a local Dask cluster of N processes.")
@@ -61,6 +80,7 @@ class ScoreConfig(BaseModel):
         if self.drift_psi_alert < self.drift_psi_watch:
             raise ValueError(f"--drift_psi_alert {self.drift_psi_alert:g} is below --drift_psi_watch "
                              f"{self.drift_psi_watch:g}: drift must be at least worth watching")
+        check_long_text_options(self.truncation, self.head_tokens, self.long_texts, self.window_stride)
         if self.dask_address and self.dask_workers:
             raise ValueError("give --dask_address (a running cluster) or --dask_workers (a local one), not both")
         if not self.dask_address:  # on a cluster the workers' devices count, not this machine's

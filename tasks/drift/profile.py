@@ -22,7 +22,8 @@ from tasks.core.records import LabelSet, SplitData
 from tasks.data.row_store import label_ids, read_columns
 from tasks.drift.stats import chunk_stats
 from tasks.tokens.batching import from_token_lists
-from tasks.tokens.cache import CHUNK_ROWS, encode_with_cuts
+from tasks.tokens.cache import CHUNK_ROWS
+from tasks.tokens.cut import encode_with_cuts
 from tasks.training.inference import predict_logits, softmax
 from tasks.training.model import PROFILE_FILE, load_classifier, saved_max_seq_length
 from tasks.training.precision import dtype_of, inference_precision

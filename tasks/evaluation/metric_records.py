@@ -6,6 +6,8 @@ before these types existed still load with ``model_validate``.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from tasks.core.records import Record
 from tasks.evaluation.bootstrap import Interval
 
@@ -49,6 +51,31 @@ class Calibration(Record):
     nll_after: float
 
 
+class SliceMetrics(Record):
+    """Accuracy and macro-F1 on a subset of the test rows, each with its bootstrap interval."""
+
+    rows: int
+    accuracy: float
+    macro_f1: float  # averaged over the classes in the slice (as label or prediction), not every class
+    intervals: dict[str, Interval]  # keyed "accuracy" and "macro_f1"
+
+
+class LengthSlices(Record):
+    """The test rows split by whether their text fit within ``max_seq_length`` tokens.
+
+    ``long_texts`` says how a text over the limit was scored: on its first ``max_seq_length`` tokens ("cut"),
+    or as several windows whose probabilities were pooled ("windowed"). A slice without rows is None, never NaN.
+    """
+
+    long_texts: Literal["cut", "windowed"]
+    fit: SliceMetrics | None = None
+    long: SliceMetrics | None = None
+
+    @property
+    def rows(self) -> int:
+        return sum(s.rows for s in (self.fit, self.long) if s is not None)
+
+
 NO_FRESH_ROWS = "n/a — every test text also occurs in train"
 
 
@@ -64,6 +91,7 @@ class TestMetrics(Metrics):
     calibration: Calibration
     leaked_rows: int = 0
     leakage_free: Metrics | None = None
+    length_slices: LengthSlices | None = None  # None: the run did not pass the tokenized test split
     model_digest: str
 
     @property

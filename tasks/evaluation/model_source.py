@@ -18,7 +18,7 @@ from tasks.core.errors import DataError
 from tasks.core.logs import logger
 from tasks.core.records import ModelSource
 from tasks.evaluation.promote import current_pointer
-from tasks.training.model import HEAD_FILE, is_saved_classifier, saved_max_seq_length
+from tasks.training.model import HEAD_FILE, is_saved_classifier, saved_max_seq_length, saved_truncation
 
 PROBE_SECONDS = 3.0
 
@@ -80,10 +80,12 @@ def locate_trained_model(checkpoint: str | None, output_dir: Path) -> ModelSourc
         if not is_saved_classifier(Path(checkpoint)):
             raise ModelSourceError(f"{checkpoint}: not a saved classifier (needs config.json and {HEAD_FILE})")
         path = Path(checkpoint).resolve()
-        return ModelSource(name_or_path=str(path), max_positions=saved_max_seq_length(path))
+        return ModelSource(name_or_path=str(path), max_positions=saved_max_seq_length(path),
+                           truncation=saved_truncation(path))
     pointer = current_pointer(output_dir)
     if pointer is None:
         raise ModelSourceError(f"no promoted model under {output_dir}: pass --do_train, or --model_checkpoint DIR")
     model_dir = Path(pointer["model_dir"])
     logger().info("using the promoted model %s", model_dir)
-    return ModelSource(name_or_path=str(model_dir), max_positions=saved_max_seq_length(model_dir))
+    return ModelSource(name_or_path=str(model_dir), max_positions=saved_max_seq_length(model_dir),
+                       truncation=saved_truncation(model_dir))

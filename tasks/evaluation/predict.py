@@ -23,8 +23,8 @@ from tasks.core.logs import logger
 from tasks.core.records import LabelSet, Predictions, SplitData, TokenizedSplit
 from tasks.data.record_out import KEPT_PREFIX, with_outputs
 from tasks.data.row_store import iter_batches, label_ids
-from tasks.tokens.batching import load_tokenized
-from tasks.training.inference import predict_logits, softmax
+from tasks.tokens.batching import load_tokenized, load_windows
+from tasks.training.inference import mean_over_windows, predict_logits, softmax
 from tasks.training.model import load_classifier, model_digest
 from tasks.training.precision import dtype_of, inference_precision
 
@@ -66,8 +66,17 @@ def predict_split(
     # The precision scoring will use for this model on this machine, so both flows label a text alike.
     resolved = inference_precision(model_dir, torch_device, precision, cache_dir)
     dtype = dtype_of(resolved)
-    probs = softmax(predict_logits(model, data, batch_size, tokenizer.pad_token_id, torch_device, dtype,
-                                   token_budget(torch_device, dtype)))
+    budget = token_budget(torch_device, dtype)
+    probs = softmax(predict_logits(model, data, batch_size, tokenizer.pad_token_id, torch_device, dtype, budget))
+    windowed = windows = 0
+    if split.windows is not None:  # --long_texts window: a long text's probabilities are its windows' mean
+        window_data, owners = load_windows(split.windows)
+        if len(window_data):
+            long = np.unique(owners)
+            window_probs = softmax(predict_logits(model, window_data, batch_size, tokenizer.pad_token_id,
+                                                  torch_device, dtype, budget))
+            probs[long] = mean_over_windows(window_probs, owners, len(data))[long]
+            windowed, windows = len(long), len(window_data)
 
     def records():
         done = 0
@@ -93,6 +102,8 @@ def predict_split(
     if written != len(data):
         raise RuntimeError(f"{rows.rows_file}: wrote {written} predictions for {len(data)} tokenized rows")
     scores = write_scores(out_path.with_suffix(".scores.parquet"), data.lines, data.labels, probs)
-    logger().info("wrote %d predictions to %s (%s)", written, out_path, resolved)
+    logger().info("wrote %d predictions to %s (%s%s)", written, out_path, resolved,
+                  f"; {windowed} long texts as {windows} windows" if split.windows is not None else "")
     return Predictions(path=out_path, scores=scores, rows=written, model_digest=model_digest(model_dir),
-                       precision=resolved)
+                       precision=resolved, long_texts="window" if split.windows is not None else "cut",
+                       windowed_rows=windowed, windows=windows)

@@ -21,6 +21,7 @@ from tasks.evaluation.metric_records import NO_FRESH_ROWS, BaselineResult, TestM
 from tasks.evaluation.plots import PLOTS, confusion_matrix, reliability, training_curves
 from tasks.evaluation.predict import read_scores
 from tasks.evaluation.report_markdown import comparison_section, promotion_section, test_section, training_section
+from tasks.evaluation.slices import length_slices, read_truncated
 from tasks.pretraining.records import PretrainResult
 from tasks.pretraining.report import pretrained_model_note, pretraining_section
 from tasks.training.metrics import classification_metrics
@@ -28,8 +29,12 @@ from tasks.training.model import saved_temperature
 
 
 @task(name="test report")
-def report_test(predictions: Predictions, data: DataSummary, run: RunDir, model_dir: Path) -> TestMetrics:
+def report_test(predictions: Predictions, data: DataSummary, run: RunDir, model_dir: Path,
+                test_tokens: TokenizedSplit | None = None) -> TestMetrics:
     """Metrics from the ids and probabilities written beside the predictions JSONL, from the same arrays.
+
+    With ``test_tokens`` (the tokenized test split, rows in the same order) accuracy and macro-F1 are given
+    again on the texts that fit ``max_seq_length`` tokens and on those over it: ``length_slices``.
 
     When test texts also occur in train, the metrics are given again on the rows that do not: the
     score a user can expect on new text. When every test text occurs in train there is no such row, and
@@ -58,6 +63,9 @@ def report_test(predictions: Predictions, data: DataSummary, run: RunDir, model_
             metrics["leakage_free"] = classification_metrics(y_true[~leaked], y_pred[~leaked], labels.names)
             metrics["leakage_free"]["intervals"] = metric_intervals(y_true[~leaked], y_pred[~leaked],
                                                                     len(labels.names))
+    if test_tokens is not None:
+        truncated = read_truncated(test_tokens, lines, predictions.scores)
+        metrics["length_slices"] = length_slices(y_true, y_pred, truncated, predictions.long_texts)
     metrics["model_digest"] = predictions.model_digest
     result = TestMetrics.model_validate(metrics)
     write_json(run.file("metrics.json"), result.saved())

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 from tasks.core.records import Promotion, TrainResult
 from tasks.evaluation.bootstrap import METRICS, Interval
-from tasks.evaluation.metric_records import NO_FRESH_ROWS, BaselineResult, Comparison, Metrics, TestMetrics
+from tasks.evaluation.metric_records import (
+    NO_FRESH_ROWS,
+    BaselineResult,
+    Comparison,
+    LengthSlices,
+    Metrics,
+    SliceMetrics,
+    TestMetrics,
+)
 from tasks.evaluation.selection import sweep_rows
 from tasks.training.artifacts import epoch_rows
 from tasks.training.evaluations import by_step, selected_name
 from tasks.ui.markdown import markdown_table
 
 NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1"}
+HOW_LONG_TEXTS = {"cut": "cut to the limit", "windowed": "scored as several windows"}
 
 
 def ci(metrics: Metrics, name: str) -> str:
@@ -29,6 +38,24 @@ def ci_note(metrics: Metrics) -> str:
         return ""
     return (f" In brackets: {100 * interval.level:.0f} % bootstrap intervals ({interval.resamples} resamples of the "
             f"test rows, seed {interval.seed}).")
+
+
+def slice_cells(name: str, metrics: SliceMetrics | None) -> list[str]:
+    if metrics is None:
+        return [name, "0", "n/a", "n/a"]
+    return [name, str(metrics.rows), *(metrics.intervals[m].text() for m in METRICS)]
+
+
+def length_section(slices: LengthSlices | None) -> str:
+    """Long texts against the rest, only when some test text was over the limit: otherwise there is no contrast."""
+    if slices is None or slices.long is None:
+        return ""
+    long = slices.long
+    table = markdown_table(["test texts", "rows", *(NAMES[m] for m in METRICS)], [
+        slice_cells("fit the length limit", slices.fit), slice_cells(f"over it, {slices.long_texts}", long)])
+    return (f"Texts over the length limit (`max_seq_length` tokens): {long.rows} of {slices.rows} test rows, "
+            f"{HOW_LONG_TEXTS[slices.long_texts]}. Their accuracy and macro-F1 against the texts that fit:"
+            f"\n\n{table}\n\n")
 
 
 def test_section(metrics: TestMetrics) -> str:
@@ -54,7 +81,8 @@ def test_section(metrics: TestMetrics) -> str:
                    f"NLL {cal.nll_before:.4f} -> {cal.nll_after:.4f}.")
     return (f"## Test\n\n**Accuracy {metrics.accuracy:.4f}**{ci(metrics, 'accuracy')} on {metrics.rows} rows, "
             f"macro-F1 {metrics.macro.f1:.4f}{ci(metrics, 'macro_f1')}.{leak}{ci_note(metrics)}\n\n{summary}\n\n"
-            f"{calibration}\n\n{per_class}\n\nConfusion matrix (rows: true label):\n\n{confusion}\n")
+            f"{length_section(metrics.length_slices)}{calibration}\n\n{per_class}\n\n"
+            f"Confusion matrix (rows: true label):\n\n{confusion}\n")
 
 
 test_section.__test__ = False  # a renderer, not a pytest test

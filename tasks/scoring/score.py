@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from prefect import task
 from prefect.runtime import task_run
@@ -23,6 +24,7 @@ from tasks.core.device import pick_device, token_budget
 from tasks.core.files import read_json, sha256_file
 from tasks.core.logs import logger
 from tasks.core.records import LabelSet, ScoredFile
+from tasks.core.truncation import Truncation
 from tasks.data.jsonl import BadRow, BlankLine, Row, parse_line
 from tasks.data.record_out import KEPT_PREFIX, strict_json, with_outputs
 from tasks.drift.report import file_drift
@@ -30,10 +32,11 @@ from tasks.drift.stats import chunk_stats, empty_stats, merge_stats
 from tasks.scoring.files import Busy, OutputPaths, exclusive, remove_stale_temporaries
 from tasks.scoring.ownership import NotOurs, check_ownership
 from tasks.scoring.publish import Staged, publish, stage_outputs
-from tasks.scoring.state import build_manifest, redo_reason, scoring_options
+from tasks.scoring.state import build_manifest, redo_reason, scoring_options, scoring_truncation
 from tasks.tokens.batching import from_token_lists
-from tasks.tokens.cache import encode_with_cuts
-from tasks.training.inference import predict_logits, softmax
+from tasks.tokens.cache import window_stride_for
+from tasks.tokens.truncation import encode_truncated, long_text_windows
+from tasks.training.inference import mean_over_windows, predict_logits, softmax
 from tasks.training.model import load_classifier, model_digest, saved_max_seq_length
 from tasks.training.precision import dtype_of, inference_precision
 from tasks.ui.artifacts import report_progress
@@ -49,18 +52,22 @@ class Scorer:
     device: object
     dtype: object
     max_tokens: int
+    truncation: Truncation
+    window_stride: int | None  # None: long texts are cut as ``truncation`` says, not scored as windows
 
 
 @functools.lru_cache(maxsize=2)
 def scorer_for(model_dir: str, digest: str, device: str, precision: str, max_tokens: int | None,
-               cache_dir: str) -> Scorer:
+               cache_dir: str, truncation: Truncation, window_stride: int | None) -> Scorer:
     """Loaded once per process and model version (``digest`` is part of the key), not once per file."""
     _share_cores_with_dask_worker()
     model, tokenizer, labels = load_classifier(Path(model_dir))
     torch_device = pick_device(device)
     dtype = dtype_of(inference_precision(Path(model_dir), torch_device, precision, Path(cache_dir)))
-    return Scorer(model.to(torch_device), tokenizer, labels, digest, saved_max_seq_length(Path(model_dir)),
-                  torch_device, dtype, token_budget(torch_device, dtype, max_tokens))
+    max_seq_length = saved_max_seq_length(Path(model_dir))
+    stride = None if window_stride is None else window_stride_for(tokenizer, max_seq_length, window_stride or None)
+    return Scorer(model.to(torch_device), tokenizer, labels, digest, max_seq_length, torch_device, dtype,
+                  token_budget(torch_device, dtype, max_tokens), truncation, stride)
 
 
 def _share_cores_with_dask_worker() -> None:
@@ -86,10 +93,9 @@ def score_chunk(scorer: Scorer, chunk: list[tuple[int, bytes]], text_field: str,
                      blank=sum(isinstance(p, BlankLine) for p in parsed), bytes=sum(len(raw) for _, raw in chunk))
     if not rows:
         return [], rejects, {"counts": counts}
-    ids, cut = encode_with_cuts([r.text for r in rows], scorer.tokenizer, scorer.max_seq_length)
+    ids, cut = encode_truncated([r.text for r in rows], scorer.tokenizer, scorer.max_seq_length, scorer.truncation)
     counts["truncated"] = sum(cut)
-    probs = softmax(predict_logits(scorer.model, from_token_lists(ids), batch_size, scorer.tokenizer.pad_token_id,
-                                   scorer.device, scorer.dtype, scorer.max_tokens))
+    probs = _probabilities(scorer, ids, cut, [r.text for r in rows], batch_size, counts)
     lines, renamed = [], Counter()
     for row, p in zip(rows, probs, strict=True):
         record, clashing = with_outputs(row.record, scorer.labels.prediction(p) | {"model_digest": scorer.digest[:16]})
@@ -99,6 +105,23 @@ def score_chunk(scorer: Scorer, chunk: list[tuple[int, bytes]], text_field: str,
         lines.append(line + "\n")
     stats = chunk_stats([r.text for r in rows], ids, cut, probs, scorer.tokenizer.unk_token_id)
     return lines, rejects, {"counts": counts, "renamed": renamed, "stats": stats}
+
+
+def _probabilities(scorer: Scorer, ids: list[list[int]], cut: list[bool], texts: list[str], batch_size: int,
+                   counts: Counter) -> np.ndarray:
+    """One row of probabilities per text; with windows, a long text's is the mean of its windows'."""
+    sequences, owners = ids, None
+    if scorer.window_stride is not None and any(cut):
+        long = [i for i, over in enumerate(cut) if over]
+        windows = long_text_windows([texts[i] for i in long], scorer.tokenizer, scorer.max_seq_length,
+                                    scorer.window_stride)
+        sequences = [row for i, row in enumerate(ids) if not cut[i]] + [w for text in windows for w in text]
+        owners = np.array([i for i in range(len(ids)) if not cut[i]]
+                          + [i for i, text in zip(long, windows, strict=True) for _ in text])
+        counts["windowed"], counts["windows"] = len(long), sum(map(len, windows))
+    probs = softmax(predict_logits(scorer.model, from_token_lists(sequences), batch_size,
+                                   scorer.tokenizer.pad_token_id, scorer.device, scorer.dtype, scorer.max_tokens))
+    return probs if owners is None else mean_over_windows(probs, owners, len(ids))
 
 
 def _stage(input_path: Path, paths: OutputPaths, scorer: Scorer, cfg: ScoreConfig) -> Staged:
@@ -155,7 +178,8 @@ def score_file(input_path: Path, model_dir: Path, cfg: ScoreConfig, relative: Pa
                 remove_stale_temporaries(target)
             started = time.perf_counter()
             scorer = scorer_for(str(model_dir), digest, cfg.device, cfg.precision, cfg.max_batch_tokens,
-                                str(cfg.artifacts_dir))
+                                str(cfg.artifacts_dir), scoring_truncation(cfg, model_dir),
+                                (cfg.window_stride or 0) if cfg.long_texts == "window" else None)
             staged = _stage(input_path, paths, scorer, cfg)
             try:
                 seconds, counts = time.perf_counter() - started, staged.counts

@@ -13,10 +13,11 @@ from pathlib import Path
 from tasks.core.config import ScoreConfig
 from tasks.core.device import pick_device, token_budget
 from tasks.core.files import read_json, sha256_file, sha256_text
+from tasks.core.truncation import Truncation
 from tasks.scoring.files import OutputPaths
 from tasks.scoring.ownership import SCORER, is_our_manifest
 from tasks.scoring.publish import Staged
-from tasks.training.model import saved_max_seq_length
+from tasks.training.model import saved_max_seq_length, saved_truncation
 from tasks.training.precision import dtype_of, inference_precision
 
 # Bumped whenever the bytes written for the same input, model and options change (2: non-finite numbers as null;
@@ -29,6 +30,13 @@ def tokenizer_digest(model_dir: Path) -> str:
     """The tokenizer files saved with the model: the model digest covers weights only."""
     present = [model_dir / name for name in TOKENIZER_FILES if (model_dir / name).is_file()]
     return sha256_text(*(f"{p.name}:{sha256_file(p)}" for p in present))[:16]
+
+
+def scoring_truncation(cfg: ScoreConfig, model_dir: Path) -> Truncation:
+    """--truncation if given, else what the model was trained with: a model sees long texts as it learned them."""
+    if cfg.truncation is None:
+        return saved_truncation(model_dir)
+    return Truncation(mode=cfg.truncation, head_tokens=cfg.head_tokens)
 
 
 def scoring_options(cfg: ScoreConfig, model_dir: Path) -> dict:
@@ -45,6 +53,8 @@ def scoring_options(cfg: ScoreConfig, model_dir: Path) -> dict:
         "max_seq_length": saved_max_seq_length(model_dir), "tokenizer": tokenizer_digest(model_dir),
         "chunk_rows": cfg.chunk_rows, "batch_size": cfg.batch_size,
         "max_batch_tokens": token_budget(device, dtype, cfg.max_batch_tokens),
+        "truncation": scoring_truncation(cfg, model_dir).model_dump(), "long_texts": cfg.long_texts,
+        "window_stride": cfg.window_stride,
     }
 
 
@@ -90,6 +100,8 @@ def build_manifest(input_path: Path, paths: OutputPaths, model_dir: Path, digest
         "rows_scored": counts["scored"], "rows_rejected": counts["rejected"], "blank_lines": counts["blank"],
         "rejected_by_reason": bad.by_reason(), "rejected_first_lines": bad.reasons_with_lines() or None,
         "rows_truncated": counts["truncated"], "non_finite_values_as_null": counts["non_finite"],
+        # --long_texts window: the rows over the limit scored as several windows, and how many windows they made.
+        "rows_windowed": counts["windowed"], "windows": counts["windows"],
         # Rows per field of theirs kept as input.<name> because we write a field of that name (record_out.py).
         "input_fields_renamed": dict(staged.renamed),
         "warning": no_predictions_warning(counts, bad.reasons_with_lines()),

@@ -90,3 +90,14 @@ def from_token_lists(ids: list[list[int]]) -> TokenizedData:
     values = np.fromiter((t for row in ids for t in row), dtype=np.int32, count=int(offsets[-1]))
     zeros = np.zeros(len(ids), dtype=np.int64)
     return TokenizedData(offsets=offsets, values=values, lengths=lengths, labels=zeros, lines=zeros)
+
+
+def load_windows(path: Path) -> tuple[TokenizedData, np.ndarray]:
+    """The windows of a split's long texts (tasks/tokens/cache.py), and the row each belongs to."""
+    table = pq.read_table(path, columns=["row", "input_ids"])
+    ids = table.column("input_ids").combine_chunks()
+    offsets = ids.offsets.to_numpy().astype(np.int64)
+    zeros = np.zeros(len(table), dtype=np.int64)
+    data = TokenizedData(offsets=offsets - offsets[0], values=pc.list_flatten(ids).to_numpy(),
+                         lengths=pc.list_value_length(ids).to_numpy(), labels=zeros, lines=zeros)
+    return data, table.column("row").to_numpy().astype(np.int64)

@@ -1,11 +1,14 @@
 """The tokenize task: each split tokenized once, cached as Parquet under a content key.
 
-The key hashes the file's bytes, the tokenizer's fingerprint, ``max_seq_length`` and how rows are
-read (fields, label map), so the cache survives across runs and any change re-tokenizes.
+The key hashes the file's bytes, the tokenizer's fingerprint, ``max_seq_length``, what is kept of a long text
+and how rows are read (fields, label map), so the cache survives across runs and any change re-tokenizes.
+With windows asked for (``--long_texts window``, test split only), every window of each text over the limit is
+written beside it, so test prediction reads them instead of tokenizing again.
 """
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,29 +18,33 @@ from prefect import task
 from tasks.core.files import atomic_path, sha256_text
 from tasks.core.logs import logger
 from tasks.core.records import LabelSet, SplitData, TokenizedSplit, TokenizerRecord
+from tasks.core.truncation import Truncation
 from tasks.data.row_store import iter_batches, label_ids
-from tasks.tokens.cut import encode_with_cuts
 from tasks.tokens.tokenizer import load_tokenizer
+from tasks.tokens.truncation import content_limit, encode_truncated, long_text_windows
 
 CACHE_FORMAT = "tokenized-v2"  # bump when the Parquet layout changes
 CHUNK_ROWS = 2048  # texts per tokenizer call: large enough for Rust-side batching, small enough for memory
 
 
 def cache_key(
-    split: SplitData, tok: TokenizerRecord, max_seq_length: int, text_field: str, label_field: str, labels: LabelSet
+    split: SplitData, tok: TokenizerRecord, max_seq_length: int, text_field: str, label_field: str, labels: LabelSet,
+    truncation: Truncation = Truncation(), window_stride: int | None = None,  # noqa: B008 (frozen)
 ) -> str:
     return sha256_text(
         CACHE_FORMAT, split.sha256, tok.fingerprint, str(max_seq_length), text_field, label_field,
-        labels.kind, *labels.names, repr(split.excluded_lines),
+        labels.kind, *labels.names, repr(split.excluded_lines), truncation.model_dump_json(), repr(window_stride),
     )[:20]
 
 
-def tokenize_rows(texts: list[str], tokenizer, max_seq_length: int) -> tuple[pa.ListArray, list[bool]]:
-    """``encode_with_cuts`` in chunks, as one Arrow column."""
+def tokenize_rows(texts: list[str], tokenizer, max_seq_length: int,
+                  truncation: Truncation = Truncation()) -> tuple[pa.ListArray, list[bool]]:  # noqa: B008
+    """``encode_truncated`` in chunks, as one Arrow column."""
     ids: list[list[int]] = []
     truncated: list[bool] = []
     for start in range(0, len(texts), CHUNK_ROWS):
-        chunk_ids, chunk_cut = encode_with_cuts(texts[start : start + CHUNK_ROWS], tokenizer, max_seq_length)
+        chunk_ids, chunk_cut = encode_truncated(texts[start : start + CHUNK_ROWS], tokenizer, max_seq_length,
+                                                truncation)
         ids += chunk_ids
         truncated += chunk_cut
     return pa.array(ids, type=pa.list_(pa.int32())), truncated
@@ -45,15 +52,51 @@ def tokenize_rows(texts: list[str], tokenizer, max_seq_length: int) -> tuple[pa.
 
 TOKENIZED_SCHEMA = pa.schema([("row", pa.int32()), ("line", pa.int32()), ("input_ids", pa.list_(pa.int32())),
                               ("length", pa.int32()), ("label_id", pa.int32()), ("truncated", pa.bool_())])
+WINDOWS_SCHEMA = pa.schema([("row", pa.int32()), ("input_ids", pa.list_(pa.int32()))])
 
 
-def write_tokenized(split: SplitData, tokenizer, labels: LabelSet, max_seq_length: int,
-                    target: Path) -> tuple[int, int]:
-    """Stream the split's kept rows through the tokenizer into ``target``, a chunk at a time: (rows, cut)."""
-    rows = cut = 0
-    with atomic_path(target) as tmp, pq.ParquetWriter(tmp, TOKENIZED_SCHEMA) as writer:
+def windows_path(target: Path) -> Path:
+    return target.with_name(target.name.replace(".parquet", ".windows.parquet"))
+
+
+def write_windows(texts: list[str], truncated: list[bool], first_row: int, tokenizer, max_seq_length: int,
+                  stride: int, writer: pq.ParquetWriter) -> int:
+    """Every window of each text over the limit, as (row, input_ids) rows; the number written."""
+    long = [i for i, cut in enumerate(truncated) if cut]
+    windows = long_text_windows([texts[i] for i in long], tokenizer, max_seq_length, stride)
+    rows = [first_row + i for i, text_windows in zip(long, windows, strict=True) for _ in text_windows]
+    ids = [window for text_windows in windows for window in text_windows]
+    writer.write_table(pa.table({"row": pa.array(rows, pa.int32()), "input_ids": pa.array(ids, pa.list_(pa.int32()))},
+                                schema=WINDOWS_SCHEMA))
+    return len(ids)
+
+
+def window_stride_for(tokenizer, max_seq_length: int, stride: int | None) -> int:
+    """``--window_stride``, or half a window; refused when windows would leave tokens out."""
+    width = content_limit(tokenizer, max_seq_length)
+    if stride is not None and stride > width:
+        raise ValueError(f"--window_stride {stride} is more than a window's {width} tokens: tokens between windows "
+                         "would never be seen")
+    return stride or max(1, width // 2)
+
+
+def write_tokenized(split: SplitData, tokenizer, labels: LabelSet, max_seq_length: int, target: Path,
+                    truncation: Truncation = Truncation(),  # noqa: B008 (frozen)
+                    window_stride: int | None = None) -> tuple[int, int, int]:
+    """Stream the split's kept rows through the tokenizer into ``target``, a chunk at a time, and with a
+    ``window_stride`` every window of a long text beside it: (rows, cut, windows)."""
+    rows = cut = windows = 0
+    with ExitStack() as stack:
+        writer = stack.enter_context(pq.ParquetWriter(stack.enter_context(atomic_path(target)), TOKENIZED_SCHEMA))
+        if window_stride is not None:  # published before the rows file, which is what a cache hit looks for first
+            windows_writer = stack.enter_context(
+                pq.ParquetWriter(stack.enter_context(atomic_path(windows_path(target))), WINDOWS_SCHEMA))
         for batch in iter_batches(split.rows_file, ["line", "text", "label"], split.excluded_lines, CHUNK_ROWS):
-            input_ids, truncated = tokenize_rows(batch.column("text").to_pylist(), tokenizer, max_seq_length)
+            texts = batch.column("text").to_pylist()
+            input_ids, truncated = tokenize_rows(texts, tokenizer, max_seq_length, truncation)
+            if window_stride is not None:
+                windows += write_windows(texts, truncated, rows, tokenizer, max_seq_length, window_stride,
+                                         windows_writer)
             writer.write_table(pa.table({
                 "row": pa.array(range(rows, rows + batch.num_rows), pa.int32()),
                 "line": batch.column("line"),
@@ -64,22 +107,32 @@ def write_tokenized(split: SplitData, tokenizer, labels: LabelSet, max_seq_lengt
             }, schema=TOKENIZED_SCHEMA))
             rows += batch.num_rows
             cut += sum(truncated)
-    return rows, cut
+    return rows, cut, windows
 
 
 @task(name="tokenize", task_run_name="tokenize {split.split}")
 def tokenize_split(
     split: SplitData, tok: TokenizerRecord, text_field: str, label_field: str, labels: LabelSet,
-    max_seq_length: int, cache_dir: Path,
+    max_seq_length: int, cache_dir: Path, truncation: Truncation = Truncation(),  # noqa: B008 (frozen)
+    windows: bool = False, window_stride: int | None = None,
 ) -> TokenizedSplit:
-    key = cache_key(split, tok, max_seq_length, text_field, label_field, labels)
+    """Token ids of the split's kept rows; ``windows``: also every window of a long text (``window_stride``
+    tokens apart, half a window unless given)."""
+    key = cache_key(split, tok, max_seq_length, text_field, label_field, labels, truncation,
+                    (window_stride or 0) if windows else None)
     target = cache_dir / key / f"{split.split}.parquet"
-    if target.is_file():
+    found = windows_path(target) if windows else None
+    if target.is_file() and (found is None or found.is_file()):
         truncated = pq.read_table(target, columns=["truncated"]).column("truncated")
         logger().info("tokenization cache hit for %s: %s (%d rows)", split.split, target, len(truncated))
         return TokenizedSplit(split=split.split, parquet=target, cache_key=key, cache_hit=True, rows=len(truncated),
-                              truncated=pa.compute.sum(truncated).as_py() or 0)
-    rows, cut = write_tokenized(split, load_tokenizer(tok.path), labels, max_seq_length, target)
-    logger().info("tokenized %s: %d rows, %d cut at %d tokens -> %s (cache miss, key %s)", split.split, rows,
-                  cut, max_seq_length, target, key)
-    return TokenizedSplit(split=split.split, parquet=target, cache_key=key, cache_hit=False, rows=rows, truncated=cut)
+                              truncated=pa.compute.sum(truncated).as_py() or 0, truncation=truncation,
+                              windows=found, window_count=pq.read_metadata(found).num_rows if found else 0)
+    tokenizer = load_tokenizer(tok.path)
+    stride = window_stride_for(tokenizer, max_seq_length, window_stride) if windows else None
+    rows, cut, count = write_tokenized(split, tokenizer, labels, max_seq_length, target, truncation, stride)
+    logger().info("tokenized %s: %d rows, %d over %d tokens (%s%s) -> %s (cache miss, key %s)", split.split, rows,
+                  cut, max_seq_length, truncation.words(), f"; {count} windows, stride {stride}" if windows else "",
+                  target, key)
+    return TokenizedSplit(split=split.split, parquet=target, cache_key=key, cache_hit=False, rows=rows, truncated=cut,
+                          truncation=truncation, windows=found, window_count=count)

@@ -31,10 +31,10 @@ PRE_TOKENIZERS = {"BertPreTokenizer"}  # words end at whitespace and punctuation
 POST_PROCESSORS = {None, "TemplateProcessing", "BertProcessing"}  # special tokens around the text, offsets as they are
 
 
-def encode_whole(texts: list[str], tokenizer, max_seq_length: int):
+def encode_whole(texts: list[str], tokenizer, max_seq_length: int, special_tokens: bool = True):
     """The tokenizer's own cut: content beyond the limit comes back as overflow rows of the same text."""
     return tokenizer(texts, truncation=True, max_length=max_seq_length, return_overflowing_tokens=True,
-                     return_attention_mask=False, return_token_type_ids=False)
+                     return_attention_mask=False, return_token_type_ids=False, add_special_tokens=special_tokens)
 
 
 def rows_of_texts(owner: list[int]) -> list[tuple[int, int]]:
@@ -43,10 +43,11 @@ def rows_of_texts(owner: list[int]) -> list[tuple[int, int]]:
     return list(zip(bounds, [*bounds[1:], len(owner)], strict=True))
 
 
-def encode_uncut(texts: list[str], tokenizer, max_seq_length: int) -> tuple[list[list[int]], list[bool]]:
+def encode_uncut(texts: list[str], tokenizer, max_seq_length: int,
+                 special_tokens: bool = True) -> tuple[list[list[int]], list[bool]]:
     if not texts:
         return [], []
-    encoded = encode_whole(texts, tokenizer, max_seq_length)
+    encoded = encode_whole(texts, tokenizer, max_seq_length, special_tokens)
     rows = rows_of_texts(encoded["overflow_to_sample_mapping"])
     return [encoded["input_ids"][start] for start, _ in rows], [stop - start > 1 for start, stop in rows]
 
@@ -55,11 +56,11 @@ def kind(component) -> str | None:
     return None if component is None else type(component).__name__
 
 
-def cut_margin(tokenizer, max_seq_length: int) -> int | None:
+def cut_margin(tokenizer, max_seq_length: int, special_tokens: bool = True) -> int | None:
     """Characters before a cut that the cut may still change; None when cutting is not proven exact."""
     if not getattr(tokenizer, "is_fast", False) or getattr(tokenizer, "truncation_side", "right") != "right":
         return None
-    if max_seq_length - tokenizer.num_special_tokens_to_add(pair=False) < 1:
+    if max_seq_length - (tokenizer.num_special_tokens_to_add(pair=False) if special_tokens else 0) < 1:
         return None
     backend = tokenizer.backend_tokenizer
     if (kind(backend.normalizer) not in NORMALIZERS or kind(backend.pre_tokenizer) not in PRE_TOKENIZERS
@@ -105,18 +106,20 @@ def cut_is_exact(rows, trusted_end: int) -> bool:
     return True
 
 
-def encode_with_cuts(texts: list[str], tokenizer, max_seq_length: int) -> tuple[list[list[int]], list[bool]]:
+def encode_with_cuts(texts: list[str], tokenizer, max_seq_length: int,
+                     special_tokens: bool = True) -> tuple[list[list[int]], list[bool]]:
     """Token ids cut to ``max_seq_length``, and whether each text had to be cut: exactly what tokenizing each
-    whole text with ``truncation=True`` gives, tokenizing no more of a long text than the limit needs."""
-    margin = cut_margin(tokenizer, max_seq_length)
+    whole text with ``truncation=True`` gives, tokenizing no more of a long text than the limit needs.
+    ``special_tokens=False``: the text's first ``max_seq_length`` tokens alone, without [CLS]/[SEP]."""
+    margin = cut_margin(tokenizer, max_seq_length, special_tokens)
     if margin is None:
-        return encode_uncut(texts, tokenizer, max_seq_length)
+        return encode_uncut(texts, tokenizer, max_seq_length, special_tokens)
     ids: list[list[int]] = [[] for _ in texts]
     truncated = [False] * len(texts)
     limit = [CHARS_PER_TOKEN * max_seq_length + CUT_SLACK + margin] * len(texts)
     pending = list(range(len(texts)))
     while pending:
-        encoded = encode_whole([texts[i][: limit[i]] for i in pending], tokenizer, max_seq_length)
+        encoded = encode_whole([texts[i][: limit[i]] for i in pending], tokenizer, max_seq_length, special_tokens)
         retry = []
         for i, (start, stop) in zip(pending, rows_of_texts(encoded["overflow_to_sample_mapping"]), strict=True):
             if limit[i] >= len(texts[i]) or cut_is_exact(encoded.encodings[start:stop], limit[i] - margin):

@@ -110,7 +110,7 @@ class TrainBook:
         if evaluation_score(cfg, record) > self.best:  # strictly better: on a tie the earlier one stays
             self.best, self.best_epoch, self.best_step = evaluation_score(cfg, record), epoch, self.step
             save_classifier(model, self.tokenizer, job.labels, job.folder / "best",
-                            job.source.seq_length(cfg.max_seq_length))
+                            job.source.seq_length(cfg.max_seq_length), cfg.truncation_choice())
         self.records = [r.model_copy(update={"selected": r.step == self.best_step}) for r in [*self.records, record]]
         self.rows, self.seconds = 0, 0.0
         self._save(0.0)  # after "best": a resumed run never lacks the best it records

@@ -32,3 +32,16 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=1, keepdims=True)
+
+
+def mean_over_windows(probs: np.ndarray, rows: np.ndarray, n_rows: int) -> np.ndarray:
+    """Each row's mean probability over its windows (``rows[i]``: the row window ``i`` belongs to).
+
+    The mean, not the max: every part of a long text counts alike, so one vivid paragraph cannot outvote the
+    rest (max would follow the single most confident window, and its probabilities no longer sum to one); a mean
+    of distributions is still a distribution, and calibrated windows give a calibrated mean in expectation.
+    """
+    total = np.zeros((n_rows, probs.shape[1]), dtype=np.float64)
+    np.add.at(total, rows, probs)
+    counts = np.bincount(rows, minlength=n_rows)[:, None]
+    return total / np.maximum(counts, 1)

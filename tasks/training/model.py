@@ -19,6 +19,7 @@ from tasks.core.config import ScratchModel
 from tasks.core.errors import DataError
 from tasks.core.files import atomic_path, read_json, sha256_file, write_json
 from tasks.core.records import LabelSet
+from tasks.core.truncation import Truncation
 from tasks.tokens.tokenizer import load_tokenizer
 
 HEAD_FILE = "classifier.safetensors"
@@ -80,11 +81,14 @@ def weights_digest(model: nn.Module) -> str:
 
 def save_classifier(
     model: EncoderClassifier, tokenizer: PreTrainedTokenizerBase, labels: LabelSet, out_dir: Path,
-    max_seq_length: int = 512,
+    max_seq_length: int = 512, truncation: Truncation | None = None,
 ) -> Path:
     """Write a snapshot of the weights as they are *now* (the seed kept a live reference instead)."""
     config = model.encoder.config
     config.classifier_max_seq_length = max_seq_length  # scoring truncates as training did
+    # What of a long text the model learned from: scoring keeps the same unless told otherwise.
+    kept = (truncation or Truncation()).resolved(max_seq_length - tokenizer.num_special_tokens_to_add(pair=False))
+    config.classifier_truncation, config.classifier_head_tokens = kept.mode, kept.head_tokens
     config.id2label = dict(enumerate(labels.names))
     config.label2id = {name: i for i, name in enumerate(labels.names)}
     config.label_kind = labels.kind
@@ -121,6 +125,13 @@ def saved_max_seq_length(model_dir: Path) -> int:
     config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
     positions = getattr(config, "max_position_embeddings", 512)  # never more tokens than the model can place
     return min(int(getattr(config, "classifier_max_seq_length", positions)), positions)
+
+
+def saved_truncation(model_dir: Path) -> Truncation:
+    """What training kept of a long text; models saved before the choice existed kept the head."""
+    config = read_json(model_dir / "config.json")
+    return Truncation(mode=config.get("classifier_truncation", "head"),
+                      head_tokens=config.get("classifier_head_tokens"))
 
 
 def saved_temperature(model_dir: Path) -> float:

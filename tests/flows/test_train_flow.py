@@ -201,3 +201,26 @@ def test_leaked_test_rows_are_reported_apart_or_dropped(prefect_server, binary_d
 
     with pytest.raises(DataError, match=r"leaky_test.jsonl: 30 rows \(first at line 1\)"):
         train_flow(tiny_config(tmp_path, paths, leakage="fail"))
+
+
+def test_head_tail_training_is_saved_with_the_model_and_windows_are_reported_apart(prefect_server, binary_data,
+                                                                                   tmp_path):
+    """At 12 tokens most texts are long: the model keeps head_tail (3 head tokens of 10, the paper's share), test
+    predictions use windows, and the report gives the texts that fit and the windowed ones apart."""
+    report = Path(train_flow(tiny_config(tmp_path, binary_data, max_seq_length=12, truncation="head_tail",
+                                         long_texts="window", no_baseline=True)))
+    run = report.parent
+    saved = read_json(run / "model/config.json")
+    assert (saved["classifier_truncation"], saved["classifier_head_tokens"]) == ("head_tail", 3)
+    tokenized = read_json(run / "cache_keys.json")["splits"]
+    assert tokenized["test"]["truncation"]["mode"] == "head_tail" and tokenized["test"]["windows"]
+    assert tokenized["train"]["windows"] is None  # windows are for predictions, never trained on
+    slices = read_json(run / "metrics.json")["length_slices"]
+    assert slices["long_texts"] == "windowed" and slices["long"]["rows"] == tokenized["test"]["truncated"] > 0
+    assert slices["fit"]["rows"] + slices["long"]["rows"] == 96
+    assert "scored as several windows" in report.read_text()
+
+    # Testing the promoted model alone, without --truncation: it keeps what it was trained with.
+    again = Path(train_flow(tiny_config(tmp_path, binary_data, do_test=True, max_seq_length=None)))
+    test = read_json(again.parent / "cache_keys.json")["splits"]["test"]
+    assert test["truncation"] == {"mode": "head_tail", "head_tokens": 3} and test["windows"] is None

@@ -72,3 +72,37 @@ def test_the_train_flow_and_the_scoring_flow_predict_in_the_same_precision(tmp_p
     ours = [json.loads(line) for line in predictions.path.read_text(encoding="utf-8").splitlines()]
     theirs = [json.loads(line) for line in scored.predictions.read_text(encoding="utf-8").splitlines()]
     assert [o["pred_label"] for o in ours] == [t["pred_label"] for t in theirs]
+
+
+def test_test_predictions_in_windows_agree_with_scoring_in_windows(tmp_path):
+    """--long_texts window in both flows: the test split's windows are tokenized once, beside its rows, and the
+    test predictions of a long text are the mean of its windows', as scoring writes them."""
+    short = [r["news"] for r in learnable_rows([0, 1], 12, seed=4)]
+    texts = [*short[:5], " ".join(short) * 3, *short[5:], "".join(short) * 2]
+    model = save_tiny_classifier(tmp_path / "model", LABELS, short)
+    source = tmp_path / "test.jsonl"
+    source.write_text("".join(json.dumps({"news": t, "label": i % 2}, ensure_ascii=False) + "\n"
+                              for i, t in enumerate(texts)), encoding="utf-8")
+    split = validated(source, "test", LABELS)
+    tok = TokenizerRecord(path=str(model), fingerprint=fingerprint(load_tokenizer(str(model))), trained_here=False)
+    cut = tokenize_split.fn(split, tok, "news", "label", LABELS, 64, tmp_path / "cache")
+    windowed = tokenize_split.fn(split, tok, "news", "label", LABELS, 64, tmp_path / "cache", windows=True,
+                                 window_stride=16)
+    assert cut.windows is None and windowed.windows.is_file() and windowed.cache_key != cut.cache_key
+    assert windowed.truncated == cut.truncated == 2 and windowed.window_count > 4
+    predictions = predict_split.fn(model, windowed, split, "news", "label", LABELS, 8, "cpu", "fp32",
+                                   tmp_path / "predictions" / "test.jsonl", tmp_path / "artifacts")
+    assert (predictions.long_texts, predictions.windowed_rows, predictions.windows) == \
+        ("window", 2, windowed.window_count)
+    scored = score_file.fn(source, model, ScoreConfig(output_dir=tmp_path / "scored", long_texts="window",
+                                                      window_stride=16, batch_size=8))
+    test_rows = [json.loads(line) for line in predictions.path.read_text(encoding="utf-8").splitlines()]
+    scored_rows = [json.loads(line) for line in scored.predictions.read_text(encoding="utf-8").splitlines()]
+    assert read_json(scored.manifest)["windows"] == windowed.window_count
+    for ours, theirs in zip(test_rows, scored_rows, strict=True):
+        assert ours["pred_label"] == theirs["pred_label"]
+        assert abs(ours["pred_prob"] - theirs["pred_prob"]) < 1e-5
+    cut_predictions = predict_split.fn(model, cut, split, "news", "label", LABELS, 8, "cpu", "fp32",
+                                       tmp_path / "cut" / "test.jsonl", tmp_path / "artifacts")
+    cut_rows = [json.loads(line) for line in cut_predictions.path.read_text(encoding="utf-8").splitlines()]
+    assert [r["probs"] for r in cut_rows] != [r["probs"] for r in test_rows]  # the long texts moved

@@ -69,3 +69,21 @@ def test_real_bert_base_chinese_tokenizer_truncates_at_max_seq_length(tmp_path):
     ids = pq.read_table(result.parquet).column("input_ids").to_pylist()
     assert len(ids[0]) == 512 and ids[0][0] == 101 and ids[0][-1] == 102  # [CLS] ... [SEP]
     assert ids[1] == [101, tokenizer.convert_tokens_to_ids("涨"), 102]
+
+
+def test_truncation_and_windows_are_part_of_the_key_and_windows_are_cached_too(corpus, monkeypatch):
+    from tasks.core.truncation import Truncation
+
+    _, split, tok, cache = corpus
+    keys = {tc.tokenize_split.fn(split, tok, "news", "label", LABELS, 8, cache, truncation).cache_key
+            for truncation in (Truncation(), Truncation(mode="tail"), Truncation(mode="head_tail"),
+                               Truncation(mode="head_tail", head_tokens=2))}
+    assert len(keys) == 4
+    first = tc.tokenize_split.fn(split, tok, "news", "label", LABELS, 8, cache, windows=True)
+    assert first.truncated > 0 and first.window_count > first.truncated and first.cache_key not in keys
+    windows = pq.read_table(first.windows)
+    assert set(windows.column("row").to_pylist()) == {
+        i for i, cut in enumerate(pq.read_table(first.parquet).column("truncated").to_pylist()) if cut}
+    monkeypatch.setattr(tc, "tokenize_rows", lambda *a, **k: pytest.fail("tokenized again on a cache hit"))
+    again = tc.tokenize_split.fn(split, tok, "news", "label", LABELS, 8, cache, windows=True)
+    assert again.cache_hit and again.window_count == first.window_count and again.windows == first.windows

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from tokenizers import AddedToken, Tokenizer, models, normalizers, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast
 
-import tasks.tokens.cut as cut
 from tasks.tokens.cut import CHARS_PER_TOKEN, CUT_SLACK, cut_margin, encode_with_cuts
 from tasks.tokens.tokenizer import load_tokenizer, train_wordpiece
 from tests.builders import BERT_SHAPE
@@ -295,9 +294,3 @@ def test_a_tokenizer_the_cut_is_not_proven_for_is_given_whole_texts(change):
 
 def test_a_limit_with_no_room_past_the_special_tokens_is_left_to_the_tokenizer():
     assert cut_margin(wordpiece(), 2) is None and cut_margin(wordpiece(), 3) is not None
-
-
-def test_the_cache_module_still_offers_encode_with_cuts_to_scoring_and_drift():
-    from tasks.tokens import cache
-
-    assert cache.encode_with_cuts is cut.encode_with_cuts

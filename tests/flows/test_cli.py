@@ -172,9 +172,10 @@ def one_line(text: str) -> str:
 
 
 GROUPS = {
-    "flows/train_flow.py": ["data", "model", "training", "selection", "pre-training", "distributed", "promotion",
-                            "output and run"],
-    "flows/score_flow.py": ["input and output", "model", "throughput", "distributed", "drift", "serving"],
+    "flows/train_flow.py": ["data", "model", "long texts", "training", "selection", "pre-training", "distributed",
+                            "promotion", "output and run"],
+    "flows/score_flow.py": ["input and output", "model", "long texts", "throughput", "distributed", "drift",
+                            "serving"],
     "flows/pretrain_flow.py": ["corpus", "model", "pre-training", "distributed", "output and run"],
 }
 

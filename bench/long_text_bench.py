@@ -40,7 +40,7 @@ def run_flow(work: Path, name: str, args: argparse.Namespace, *options: str) -> 
                f"--output_dir={work / name}", f"--run_name={name}", *options]
     env = os.environ | {"PREFECT_HOME": str(work / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     started = time.perf_counter()
-    subprocess.run(command, cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(command, cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     print(f"  {name}: {time.perf_counter() - started:.0f} s", flush=True)
     return work / name / "runs" / name
 
@@ -68,7 +68,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--work", type=Path, default=None, help="Keep the runs here (default: a temporary folder).")
     args = parser.parse_args()
-    work = args.work or Path(tempfile.mkdtemp(prefix="long-text-bench-"))
+    work = (args.work or Path(tempfile.mkdtemp(prefix="long-text-bench-"))).resolve()
+    work.mkdir(parents=True, exist_ok=True)
     print(machine(), flush=True)
     runs = {mode: run_flow(work, mode, args, f"--truncation={mode}") for mode in MODES}
     runs["window"] = run_flow(work, "window", args, "--do_test", "--do_predict", "--long_texts=window",

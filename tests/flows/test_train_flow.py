@@ -219,8 +219,3 @@ def test_head_tail_training_is_saved_with_the_model_and_windows_are_reported_apa
     assert slices["long_texts"] == "windowed" and slices["long"]["rows"] == tokenized["test"]["truncated"] > 0
     assert slices["fit"]["rows"] + slices["long"]["rows"] == 96
     assert "scored as several windows" in report.read_text()
-
-    # Testing the promoted model alone, without --truncation: it keeps what it was trained with.
-    again = Path(train_flow(tiny_config(tmp_path, binary_data, do_test=True, max_seq_length=None)))
-    test = read_json(again.parent / "cache_keys.json")["splits"]["test"]
-    assert test["truncation"] == {"mode": "head_tail", "head_tokens": 3} and test["windows"] is None

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 import tasks.core.score_config
 from tasks.core.config import PretrainConfig, ScoreConfig, TrainConfig
+from tasks.core.truncation import Truncation
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIGS = [TrainConfig, PretrainConfig, ScoreConfig]
@@ -103,3 +104,23 @@ def test_bf16_on_a_cpu_without_native_bf16_is_refused_when_the_config_is_built(m
     assert model(device=device, precision="fp32").precision == "fp32"
     monkeypatch.setattr(tasks.core.device, "cpu_has_bf16", lambda: True)
     assert model(device=device, precision="bf16").precision == "bf16"
+
+
+def test_what_is_kept_of_a_long_text_is_the_trained_models_own_when_only_testing_it():
+    saved = Truncation(mode="head_tail", head_tokens=3)
+    assert TrainConfig().truncation_choice(saved) == Truncation()  # training: head unless told
+    assert TrainConfig(do_test=True).truncation_choice(saved) == saved
+    assert TrainConfig(do_test=True, truncation="tail").truncation_choice(saved) == Truncation(mode="tail")
+    assert TrainConfig(truncation="head_tail", head_tokens=7).truncation_choice() == \
+        Truncation(mode="head_tail", head_tokens=7)
+
+
+@pytest.mark.parametrize("make", [TrainConfig, ScoreConfig])
+def test_long_text_options_that_would_be_ignored_are_refused(make):
+    with pytest.raises(ValidationError, match="--head_tokens is for --truncation head_tail, not tail"):
+        make(truncation="tail", head_tokens=4)
+    with pytest.raises(ValidationError, match="--head_tokens is for --truncation head_tail"):
+        make(head_tokens=4)
+    with pytest.raises(ValidationError, match="--window_stride is for --long_texts window"):
+        make(window_stride=8)
+    assert make(truncation="head_tail", head_tokens=0, long_texts="window", window_stride=8).window_stride == 8

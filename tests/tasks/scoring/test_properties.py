@@ -50,18 +50,25 @@ def kept_under_some_name(out: dict, name: str, value: object) -> bool:
     return False
 
 
+# What is kept of a text over the tiny model's 64 tokens: no mode may lose, add or reorder a row.
+LONG_TEXTS = [{}, {"truncation": "tail"}, {"truncation": "head_tail"}, {"long_texts": "window", "window_stride": 7}]
+LONG_LINE = ('{"news": "' + "涨跌 rise, fall! " * 60 + '", "id": 1}').encode()
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(lines, st.booleans(), st.booleans())
-@example(FOUND[0], True, True).via("lone surrogate")
-@example(FOUND[2], True, False).via("990 levels")
-@example([b'{"news": "ok", "v": 1e400, "w": {}, "z": [{}]}'], True, True).via("no Parquet type for {}")
-def test_scoring_any_file(tmp_path_factory, model_dir, items, trailing, parquet):
+@given(lines, st.booleans(), st.booleans(), st.sampled_from(LONG_TEXTS))
+@example(FOUND[0], True, True, {}).via("lone surrogate")
+@example(FOUND[2], True, False, {}).via("990 levels")
+@example([b'{"news": "ok", "v": 1e400, "w": {}, "z": [{}]}'], True, True, {}).via("no Parquet type for {}")
+@example([LONG_LINE, b"", b'{"news": 3}', LONG_LINE], True, False, LONG_TEXTS[3]).via("windows")
+@example([LONG_LINE, b'{"news": "short"}'], False, True, LONG_TEXTS[2]).via("head and tail")
+def test_scoring_any_file(tmp_path_factory, model_dir, items, trailing, parquet, long_texts):
     work = tmp_path_factory.mktemp("prop")
     source = work / "in.jsonl"
     data = file_bytes(items, trailing)
     source.write_bytes(data)
     runs = [score_file.fn(source, model_dir, ScoreConfig(output_dir=work / out, write_parquet=parquet,
-                                                          chunk_rows=4, artifacts_dir=work))
+                                                          chunk_rows=4, artifacts_dir=work, **long_texts))
             for out in ("a", "b")]
     result = runs[0]
     assert result.status == "scored" and result.rows_in == line_count(data)

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from tasks.core.records import LabelSet
 from tasks.data.jsonl import Row
-from tasks.data.quality import normalize
+from tasks.data.nfkc import normalize_all
 from tasks.data.record_out import strict_json
 
 GROUP_ROWS = 65_536  # rows buffered before a row group is written: ~10 MB of review text
@@ -40,46 +40,57 @@ def text_keys(texts: list[str]) -> np.ndarray:
     """64-bit keys of the normalised texts: equal keys mean the same text up to width forms and outer spaces."""
     if not texts:
         return np.zeros(0, dtype=np.uint64)
-    return pd.util.hash_array(np.array([normalize(t) for t in texts], dtype=object), categorize=False)
+    return pd.util.hash_array(np.array(normalize_all(texts), dtype=object), categorize=False)
+
+
+def row_batch(lines: list[int], texts: list[str], labels: list, records: list[dict],
+              fields: tuple[str, str | None]) -> pa.RecordBatch:
+    """The stored columns of these rows (``fields``: the text and label field, the rest goes to ``extra``)."""
+    return pa.record_batch([
+        pa.array(lines, pa.int32()), pa.array(texts, pa.string()), pa.array(list(map(str, labels)), pa.string()),
+        pa.array(text_keys(texts), pa.uint64()), pa.array(list(map(len, texts)), pa.int32()),
+        pa.array([None if len(r) <= len(fields) else _extra(r, fields) for r in records], pa.string()),
+    ], schema=SCHEMA)
+
+
+def _extra(record: dict, fields: tuple[str, str | None]) -> str | None:
+    rest = {k: v for k, v in record.items() if k not in fields}
+    return strict_json(rest)[0] if rest else None
 
 
 class RowWriter:
-    """Appends valid rows to a Parquet file, a row group at a time; ``close`` returns the rows written."""
+    """Appends valid rows to a Parquet file in row groups of exactly ``GROUP_ROWS``, however the rows arrive
+    (one by one, or as batches from ``row_batch``), so the file is the same; ``close`` returns the rows written."""
 
     def __init__(self, target: Path, text_field: str, label_field: str | None):
         target.parent.mkdir(parents=True, exist_ok=True)
         self.target, self.fields = target, (text_field, label_field)
         self._writer = pq.ParquetWriter(target, SCHEMA)
-        self._rows: list[Row] = []
+        self._pending: list[pa.RecordBatch] = []
+        self._buffered = 0
         self.written = 0
 
     def add(self, row: Row) -> None:
-        self._rows.append(row)
-        if len(self._rows) >= GROUP_ROWS:
-            self._flush()
+        self.add_batch(row_batch([row.line], [row.text], [row.label], [row.record], self.fields))
 
-    def _flush(self) -> None:
-        if not self._rows:
+    def add_batch(self, batch: pa.RecordBatch) -> None:
+        self._pending.append(batch)
+        self._buffered += batch.num_rows
+        while self._buffered >= GROUP_ROWS:
+            self._flush(GROUP_ROWS)
+
+    def _flush(self, rows: int) -> None:
+        if not rows:
             return
-        texts = [r.text for r in self._rows]
-        self._writer.write_table(pa.table({
-            "line": pa.array([r.line for r in self._rows], pa.int32()), "text": pa.array(texts, pa.string()),
-            "label": pa.array([str(r.label) for r in self._rows], pa.string()),
-            "key": pa.array(text_keys(texts), pa.uint64()),
-            "chars": pa.array([len(t) for t in texts], pa.int32()),
-            "extra": pa.array([self._extra(r.record) for r in self._rows], pa.string()),
-        }, schema=SCHEMA))
-        self.written += len(self._rows)
-        self._rows = []
-
-    def _extra(self, record: dict) -> str | None:
-        if len(record) <= len(self.fields):  # the common case: text and label only
-            return None
-        rest = {k: v for k, v in record.items() if k not in self.fields}
-        return strict_json(rest)[0] if rest else None
+        # One chunk per column, as a table built from whole lists: how the bytes of a row group come out.
+        table = pa.Table.from_batches(self._pending, SCHEMA).combine_chunks()
+        self._writer.write_table(table.slice(0, rows))
+        rest = table.slice(rows)
+        self._pending, self._buffered = rest.to_batches(), rest.num_rows
+        self.written += rows
 
     def close(self) -> int:
-        self._flush()
+        self._flush(self._buffered)
         self._writer.close()
         return self.written
 

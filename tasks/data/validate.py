@@ -4,7 +4,6 @@ It is the one step that parses the JSONL; the rows it keeps go to Parquet for ev
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +15,10 @@ from tasks.core.errors import DataError
 from tasks.core.files import atomic_path, sha256_file, write_json
 from tasks.core.logs import logger
 from tasks.core.records import DataSummary, LabelSet, RunDir, SplitData, SplitQuality
-from tasks.data.jsonl import BadRow, BlankLine, read_lines
 from tasks.data.quality import SplitKeys, dataset_quality
 from tasks.data.rejects import RejectSink
 from tasks.data.row_store import RowWriter, read_columns
+from tasks.data.scan import scan_parts
 from tasks.data.validation_report import log_summary
 
 
@@ -44,25 +43,21 @@ class Scan:
 
 
 def scan_split(path: Path, text_field: str, label_field: str, labels: LabelSet | None, rows_file: Path,
-               bad: RejectSink) -> Scan:
+               bad: RejectSink, workers: int | None = None) -> Scan:
     """Read ``path`` once: valid rows go to ``rows_file`` (Parquet), bad ones to ``bad``, labels outside
-    ``labels`` become bad rows. Nothing is held per row, so a file of any length reads in flat memory."""
+    ``labels`` become bad rows. A few ranges of lines are held at a time, so a file of any length reads in flat
+    memory; large files are parsed by ``workers`` processes (tasks/data/scan.py), with the same outputs."""
     scan = Scan()
     with atomic_path(rows_file) as tmp:
         writer = RowWriter(tmp, text_field, label_field)
         try:
-            for item in read_lines(path, text_field, label_field):
-                scan.lines += 1
-                if isinstance(item, BlankLine):
-                    scan.blank += 1
-                elif isinstance(item, BadRow):
+            for part in scan_parts(path, text_field, label_field, labels, workers):
+                scan.lines += part.count
+                scan.blank += part.blank
+                for item in part.bad:
                     bad.add(item)
-                elif labels is not None and labels.id_of(item.label) is None:
-                    bad.add(BadRow(item.line, labels.unknown_reason(item.label),
-                                   json.dumps(item.record, ensure_ascii=False)))
-                else:
-                    writer.add(item)
-                    scan.labels[item.label] += 1
+                writer.add_batch(part.rows)
+                scan.labels.update(part.labels)
         finally:
             scan.rows = writer.close()
     assert scan.lines == scan.rows + bad.count + scan.blank  # the accounting the report promises
@@ -96,7 +91,7 @@ def file_notes(path: Path) -> dict:
     with open(path, "rb") as fh:
         while block := fh.read(1 << 20):
             head = head or block[:3]
-            crlf += block.count(b"\r\n")
+            crlf += block.count(b"\r\n") if b"\r" in block else 0  # the search is ~8x faster than the count
     return {"utf8_bom": head.startswith(b"\xef\xbb\xbf"), "crlf_lines": crlf}
 
 

@@ -26,3 +26,11 @@ def test_scale_benchmark_measures_each_stage_in_its_own_process(tmp_path):
                           "--work", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "ratio ours/seed" in out.stdout and "ours: validate" in out.stdout and "GiB peak" in out.stdout
+
+
+def test_validation_benchmark_times_the_project_and_the_floors():
+    out = subprocess.run([sys.executable, "-m", "bench.validate_bench", "--rows", "2000", "--repeat", "1"], cwd=REPO,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "ratio project/floor (orjson.loads per line)" in out.stdout and "2 processes" in out.stdout
+    assert "CPU " in out.stdout and "cores" in out.stdout

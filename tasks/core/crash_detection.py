@@ -43,6 +43,7 @@ from prefect.events.actions import ChangeFlowRunState
 from prefect.events.filters import AutomationFilter, AutomationFilterName
 from prefect.events.schemas.automations import Automation, AutomationCore, EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
+from prefect.events.worker import EventsWorker
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.settings import get_current_settings
 
@@ -61,6 +62,23 @@ POLL_SECONDS = 0.25  # how soon a heartbeat thread notices its run's end (and le
 
 _beating: set[UUID] = set()  # the flow runs this process sends heartbeats for
 _beating_lock = threading.Lock()
+_threads: list[threading.Thread] = []
+
+
+def _let_heartbeats_stop() -> None:
+    """At interpreter exit, once the main thread has stopped: wait for each heartbeat thread to send its stop."""
+    for thread in list(_threads):
+        thread.join(timeout=10 * POLL_SECONDS)
+
+
+def _before_the_events_worker_stops() -> None:
+    """Hook ``_let_heartbeats_stop`` into threading's exit hooks, newer than Prefect's events worker's.
+
+    Those hooks run newest first, before non-daemon threads are joined. Prefect's events worker registers its own
+    when it starts, and once it has stopped, an event sent at exit would start a new one, which Python refuses
+    then (a traceback, and the stop never sent). Called from the heartbeat thread once the worker is running."""
+    EventsWorker.instance()
+    threading._register_atexit(_let_heartbeats_stop)  # the stdlib's hook, as concurrent.futures uses it
 
 
 def heartbeat_seconds() -> int | None:
@@ -156,8 +174,10 @@ def _start_heartbeats(run: FlowRun, flow_name: str, heartbeat: int) -> None:
         _beating.add(run.id)
     # Not a daemon: at the end of the process the run's last events still go out before Prefect's events worker
     # drains. The copied context gives the thread this thread's settings (PREFECT_API_URL), as Prefect does.
-    threading.Thread(target=contextvars.copy_context().run, args=(_beat, run, flow_name, heartbeat),
-                     name=f"heartbeats of flow run {run.name}").start()
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(_beat, run, flow_name, heartbeat),
+                              name=f"heartbeats of flow run {run.name}")
+    _threads[:] = [t for t in _threads if t.is_alive()] + [thread]
+    thread.start()
 
 
 def _beat(run: FlowRun, flow_name: str, heartbeat: int) -> None:
@@ -165,6 +185,7 @@ def _beat(run: FlowRun, flow_name: str, heartbeat: int) -> None:
     related = [{"prefect.resource.id": f"prefect.flow.{run.flow_id}", "prefect.resource.role": "flow",
                 "prefect.resource.name": flow_name}]
     try:
+        _before_the_events_worker_stops()
         with get_client(sync_client=True) as client:
             while not (_ended_here(run) or _final_on_server(client, run)):
                 emit_event(heartbeat_event(heartbeat), resource=resource, related=related)

@@ -210,6 +210,6 @@ def test_the_command_line_ends_a_run_with_no_predictions_with_one_message_and_ex
                            str(tmp_path / "out"), "--model_dir", str(model_dir)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "Traceback" not in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr, (done.stdout + done.stderr)[-3000:]
     assert done.stderr.strip().splitlines()[-1].startswith("error: 1 file(s) gave no predictions")
     assert read_json(tmp_path / "out/wrong-field.manifest.json")["rows_rejected"] == 2

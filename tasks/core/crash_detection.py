@@ -59,16 +59,27 @@ FLOW_NAMES = ("score-jsonl", "train-text-classifier", "sweep-on-dask", "pretrain
 MISSED_HEARTBEATS = 2
 FINAL_EVENTS = ("Completed", "Failed", "Cancelled", "Crashed")
 POLL_SECONDS = 0.25  # how soon a heartbeat thread notices its run's end (and lets the process exit)
+EXIT_WAIT_SECONDS = 10.0  # longest a process's exit waits for a heartbeat thread to send its stop
 
 _beating: set[UUID] = set()  # the flow runs this process sends heartbeats for
 _beating_lock = threading.Lock()
 _threads: list[threading.Thread] = []
 
 
+_exit_wait_over = threading.Event()  # set at exit once the wait below ends: events can no longer be sent
+
+
 def _let_heartbeats_stop() -> None:
     """At interpreter exit, once the main thread has stopped: wait for each heartbeat thread to send its stop."""
     for thread in list(_threads):
-        thread.join(timeout=10 * POLL_SECONDS)
+        thread.join(timeout=EXIT_WAIT_SECONDS)
+    _exit_wait_over.set()
+
+
+def _emit(name: str, resource: dict, related: list[dict]) -> None:
+    # A thread still busy after the exit wait (a slow server) stays silent: Prefect would refuse and print a traceback.
+    if not _exit_wait_over.is_set():
+        emit_event(name, resource=resource, related=related)
 
 
 def _before_the_events_worker_stops() -> None:
@@ -188,17 +199,17 @@ def _beat(run: FlowRun, flow_name: str, heartbeat: int) -> None:
         _before_the_events_worker_stops()
         with get_client(sync_client=True) as client:
             while not (_ended_here(run) or _final_on_server(client, run)):
-                emit_event(heartbeat_event(heartbeat), resource=resource, related=related)
+                _emit(heartbeat_event(heartbeat), resource, related)
                 deadline = time.monotonic() + heartbeat
                 while time.monotonic() < deadline and not _ended_here(run):
                     time.sleep(POLL_SECONDS)
             # A process that exits with its run unfinished has crashed: no stop, the automation says CRASHED.
             if _final(run) or _final_on_server(client, run):
                 # Sent after the last heartbeat by the same thread: always inside that heartbeat's window.
-                emit_event(STOPPED_EVENT, resource=resource, related=related)
+                _emit(STOPPED_EVENT, resource, related)
     except Exception as exc:  # heartbeats that stop without a word would let the automation crash a live run
         logging.getLogger("pipeline").warning("heartbeats of flow run %s failed: %r", run.name, exc)
-        emit_event(STOPPED_EVENT, resource=resource, related=related)
+        _emit(STOPPED_EVENT, resource, related)
     finally:
         with _beating_lock:
             _beating.discard(run.id)

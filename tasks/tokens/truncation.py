@@ -25,17 +25,13 @@ from tasks.tokens.cut import CHARS_PER_TOKEN, CUT_SLACK, GROWTH, cut_margin, enc
 
 
 @functools.lru_cache(maxsize=8)
-def _frame(tokenizer) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def frame(tokenizer) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The special tokens a single text gets before and after its own ([CLS] and [SEP] for BERT)."""
     probe = "a"
     content = tokenizer(probe, add_special_tokens=False)["input_ids"]
     framed = tokenizer(probe)["input_ids"]
     start = next(i for i in range(len(framed) - len(content) + 1) if framed[i:i + len(content)] == content)
     return tuple(framed[:start]), tuple(framed[start + len(content):])
-
-
-def frame(tokenizer) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The special tokens a single text gets before and after its own ([CLS] and [SEP] for BERT)."""
-    return _frame(tokenizer)
 
 
 def content_limit(tokenizer, max_seq_length: int) -> int:

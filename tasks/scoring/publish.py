@@ -17,8 +17,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from os import replace, unlink  # by name: a test kills publishing between any two of these calls
 from pathlib import Path
+from typing import Any
 
 from tasks.core.files import sha256_file, temporary_for, write_json
+from tasks.core.overlap import in_order
 from tasks.data.jsonl import BadRow
 from tasks.data.rejects import RejectSink
 from tasks.scoring.files import OutputPaths, read_chunks
@@ -44,22 +46,27 @@ class Staged:
             tmp.unlink(missing_ok=True)
 
 
-ChunkScorer = Callable[[list[tuple[int, bytes]]], tuple[list[str], list[BadRow], dict]]
+ChunkScorer = Callable[[Any], tuple[list[str], list[BadRow], dict]]  # takes what ``prepare`` gave
 
 
 def stage_outputs(input_path: Path, paths: OutputPaths, chunk_rows: int, score: ChunkScorer, parquet: bool,
-                  on_chunk: Callable[[Staged], None] = lambda staged: None) -> Staged:
-    """Score ``input_path`` chunk by chunk into staged predictions (and rejects, and the Parquet copy)."""
+                  on_chunk: Callable[[Staged], None] = lambda staged: None,
+                  prepare: Callable[[list[tuple[int, bytes]]], Any] = lambda chunk: chunk,
+                  ahead: bool = False) -> Staged:
+    """Score ``input_path`` chunk by chunk into staged predictions (and rejects, and the Parquet copy).
+
+    ``ahead``: ``prepare`` of the next chunk runs in a thread while ``score`` takes this one. Either way files are
+    written, and bytes hashed, in the input's order by this thread alone."""
     staged, hasher = Staged(), hashlib.sha256()
     predictions = staged.files[paths.predictions] = temporary_for(paths.predictions)
     try:
         with RejectSink(input_path, paths.rejects, publish=False) as bad, open(predictions, "w",
                                                                                  encoding="utf-8") as out:
             staged.rejects = bad
-            for chunk in read_chunks(input_path, chunk_rows):
+            for chunk, prepared in in_order(read_chunks(input_path, chunk_rows), prepare, ahead):
                 for _, raw in chunk:
                     hasher.update(raw)
-                lines, rejected, counts = score(chunk)
+                lines, rejected, counts = score(prepared)
                 out.writelines(lines)
                 for item in rejected:
                     bad.add(item)

@@ -6,6 +6,7 @@ texts of similar length pads each batch only to its own longest member.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,10 +85,11 @@ def collate(data: TokenizedData, rows: np.ndarray, pad_id: int, multiple: int = 
 
 def from_token_lists(ids: list[list[int]]) -> TokenizedData:
     """In-memory rows (e.g. one scoring chunk) in the same layout as a tokenized Parquet split."""
-    lengths = np.fromiter((len(row) for row in ids), dtype=np.int32, count=len(ids))
+    lengths = np.fromiter(map(len, ids), dtype=np.int32, count=len(ids))
     offsets = np.zeros(len(ids) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    values = np.fromiter((t for row in ids for t in row), dtype=np.int32, count=int(offsets[-1]))
+    # chain, not a nested generator: a third of the time on a chunk's ~0.4 M ids
+    values = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int32, count=int(offsets[-1]))
     zeros = np.zeros(len(ids), dtype=np.int64)
     return TokenizedData(offsets=offsets, values=values, lengths=lengths, labels=zeros, lines=zeros)
 

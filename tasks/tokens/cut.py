@@ -23,6 +23,10 @@ as before: exact, only not bounded.
 
 from __future__ import annotations
 
+from tokenizers import Encoding
+
+from tasks.tokens.backend import encode, ids_and_cuts
+
 CHARS_PER_TOKEN = 8  # first cut, per token of the limit: Chinese needs 1, English words about 6 with spaces
 CUT_SLACK = 64
 GROWTH = 4
@@ -31,25 +35,15 @@ PRE_TOKENIZERS = {"BertPreTokenizer"}  # words end at whitespace and punctuation
 POST_PROCESSORS = {None, "TemplateProcessing", "BertProcessing"}  # special tokens around the text, offsets as they are
 
 
-def encode_whole(texts: list[str], tokenizer, max_seq_length: int, special_tokens: bool = True):
-    """The tokenizer's own cut: content beyond the limit comes back as overflow rows of the same text."""
-    return tokenizer(texts, truncation=True, max_length=max_seq_length, return_overflowing_tokens=True,
-                     return_attention_mask=False, return_token_type_ids=False, add_special_tokens=special_tokens)
-
-
-def rows_of_texts(owner: list[int]) -> list[tuple[int, int]]:
-    """``(start, stop)`` of each text's rows, from ``overflow_to_sample_mapping``."""
-    bounds = [i for i in range(len(owner)) if i == 0 or owner[i] != owner[i - 1]]
-    return list(zip(bounds, [*bounds[1:], len(owner)], strict=True))
+def encode_whole(texts: list[str], tokenizer, max_seq_length: int, special_tokens: bool = True,
+                 offsets: bool = True) -> list[Encoding]:
+    """The tokenizer's own cut: content beyond the limit comes back in each encoding's ``overflowing``."""
+    return encode(texts, tokenizer, max_seq_length, special_tokens, offsets)
 
 
 def encode_uncut(texts: list[str], tokenizer, max_seq_length: int,
                  special_tokens: bool = True) -> tuple[list[list[int]], list[bool]]:
-    if not texts:
-        return [], []
-    encoded = encode_whole(texts, tokenizer, max_seq_length, special_tokens)
-    rows = rows_of_texts(encoded["overflow_to_sample_mapping"])
-    return [encoded["input_ids"][start] for start, _ in rows], [stop - start > 1 for start, stop in rows]
+    return ids_and_cuts(encode_whole(texts, tokenizer, max_seq_length, special_tokens, offsets=False))
 
 
 def kind(component) -> str | None:
@@ -112,19 +106,24 @@ def encode_with_cuts(texts: list[str], tokenizer, max_seq_length: int,
     whole text with ``truncation=True`` gives, tokenizing no more of a long text than the limit needs.
     ``special_tokens=False``: the text's first ``max_seq_length`` tokens alone, without [CLS]/[SEP]."""
     margin = cut_margin(tokenizer, max_seq_length, special_tokens)
-    if margin is None:
+    first = CHARS_PER_TOKEN * max_seq_length + CUT_SLACK + (margin or 0)
+    long = [i for i, text in enumerate(texts) if len(text) > first] if margin is not None else []
+    if not long:  # the common case: every text whole, in one call that skips offsets
         return encode_uncut(texts, tokenizer, max_seq_length, special_tokens)
-    ids: list[list[int]] = [[] for _ in texts]
-    truncated = [False] * len(texts)
-    limit = [CHARS_PER_TOKEN * max_seq_length + CUT_SLACK + margin] * len(texts)
-    pending = list(range(len(texts)))
+    ids, truncated = [[] for _ in texts], [False] * len(texts)
+    short = [i for i, text in enumerate(texts) if len(text) <= first]
+    for i, row, cut in zip(short, *encode_uncut([texts[i] for i in short], tokenizer, max_seq_length,
+                                                special_tokens), strict=True):
+        ids[i], truncated[i] = row, cut
+    limit = dict.fromkeys(long, first)
+    pending = long
     while pending:
         encoded = encode_whole([texts[i][: limit[i]] for i in pending], tokenizer, max_seq_length, special_tokens)
         retry = []
-        for i, (start, stop) in zip(pending, rows_of_texts(encoded["overflow_to_sample_mapping"]), strict=True):
-            if limit[i] >= len(texts[i]) or cut_is_exact(encoded.encodings[start:stop], limit[i] - margin):
-                ids[i] = encoded["input_ids"][start]
-                truncated[i] = stop - start > 1
+        for i, encoding in zip(pending, encoded, strict=True):
+            rows = [encoding, *encoding.overflowing]
+            if limit[i] >= len(texts[i]) or cut_is_exact(rows, limit[i] - margin):
+                ids[i], truncated[i] = encoding.ids, len(rows) > 1
             else:
                 limit[i] *= GROWTH
                 retry.append(i)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 
 from tasks.core.truncation import Truncation
+from tasks.tokens.backend import encode
 from tasks.tokens.cut import CHARS_PER_TOKEN, CUT_SLACK, GROWTH, cut_margin, encode_with_cuts
 
 
@@ -66,8 +67,8 @@ def first_trusted(encoding, margin: int) -> int | None:
 
 
 def _whole(texts: list[str], tokenizer) -> list[list[int]]:
-    # verbose=False: a text longer than the model is expected here, the library's warning would mislead.
-    return tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"] if texts else []
+    """Every token of each text, no special tokens (the backend, which has no warning about the length)."""
+    return [e.ids for e in encode(texts, tokenizer, None, special_tokens=False, offsets=False)]
 
 
 def last_tokens(texts: list[str], tokenizer, count: int) -> tuple[list[list[int]], list[bool]]:
@@ -85,8 +86,8 @@ def last_tokens(texts: list[str], tokenizer, count: int) -> tuple[list[list[int]
         pending = []
         if not cut:
             break
-        encoded = tokenizer([texts[i][-limit[i]:] for i in cut], add_special_tokens=False, verbose=False)
-        for i, encoding in zip(cut, encoded.encodings, strict=True):
+        encoded = encode([texts[i][-limit[i]:] for i in cut], tokenizer, None, special_tokens=False)
+        for i, encoding in zip(cut, encoded, strict=True):
             start = first_trusted(encoding, margin)
             # One more trusted token than asked: the whole text then certainly has more than ``count``.
             if start is not None and len(encoding.ids) - start > count:

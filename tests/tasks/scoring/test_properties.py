@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from tasks.core.config import ScoreConfig
 from tasks.core.records import LabelSet
 from tasks.data.record_out import finite_json
+from tasks.scoring.chunk import OUR_FIELDS
 from tasks.scoring.files import OutputPaths
-from tasks.scoring.score import OUR_FIELDS, score_file
+from tasks.scoring.score import score_file
 from tests.builders import learnable_rows
 from tests.pipeline import save_tiny_classifier
 from tests.strategies import file_bytes, lines

@@ -249,3 +249,23 @@ def test_every_row_rejected_names_the_top_reasons_with_their_first_lines(tmp_pat
     result = score_file.fn(write_jsonl(tmp_path / "wrong.jsonl", rows), model_dir, cfg(tmp_path))
     assert result.warning == ("every row was rejected (5): lines 1, 2, 3 and 1 more: missing text field 'news'; "
                               "line 5: text field 'news' must be a string, got int")
+
+
+def test_parsing_ahead_of_the_model_as_on_a_gpu_writes_the_same_bytes(tmp_path, model_dir, monkeypatch):
+    """On CPU the next chunk is prepared in turn; off it, in a thread beside the forward pass: same outputs."""
+    import tasks.scoring.score as score_module
+
+    source = write_input(tmp_path / "part-1.jsonl", n=60)
+    score_file.fn(source, model_dir, cfg(tmp_path / "plain", chunk_rows=7))
+    calls = []
+    staged = score_module.stage_outputs
+
+    def ahead(*args, **kwargs):
+        calls.append(kwargs["ahead"])
+        return staged(*args, **(kwargs | {"ahead": True}))
+
+    monkeypatch.setattr(score_module, "stage_outputs", ahead)
+    score_file.fn(source, model_dir, cfg(tmp_path / "ahead", chunk_rows=7))
+    assert calls == [False]  # a CPU model does not overlap (threads fighting for the cores cost more)
+    for name in ("part-1.pred.jsonl", "part-1.rejects.jsonl"):
+        assert (tmp_path / "ahead/out" / name).read_bytes() == (tmp_path / "plain/out" / name).read_bytes()

@@ -58,23 +58,49 @@ TOKENIZERS = [pytest.param(wordpiece, id="wordpiece"),
 
 
 class Recording:
-    """A tokenizer that remembers the longest text it was asked to tokenize, and how many calls; and refuses
-    texts over ``refuse`` characters (a regression then fails at once instead of tokenizing 20 MB whole)."""
+    """A tokenizer that remembers the longest text it was asked to tokenize, and how many calls, through its own
+    ``__call__`` or its backend's; and refuses texts over ``refuse`` characters (a regression then fails at once
+    instead of tokenizing 20 MB whole)."""
 
     def __init__(self, tokenizer, refuse: int | None = None):
         self._tokenizer = tokenizer
         self.refuse = refuse
         self.longest = 0
         self.calls = 0
+        self.backend_tokenizer = RecordingBackend(tokenizer.backend_tokenizer, self)
 
-    def __call__(self, texts, **kwargs):
+    def note(self, texts) -> None:
         self.longest = max([self.longest, *map(len, texts)])
         self.calls += 1
         assert self.refuse is None or self.longest <= self.refuse, f"asked to tokenize {self.longest:,} characters"
+
+    def __call__(self, texts, **kwargs):
+        self.note(texts)
         return self._tokenizer(texts, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self._tokenizer, name)
+
+
+class RecordingBackend:
+    """The Rust tokenizer, its batch calls noted by ``recording``; settings go to the real one."""
+
+    def __init__(self, backend, recording: Recording):
+        self.__dict__.update(_backend=backend, _recording=recording)
+
+    def encode_batch(self, texts, **kwargs):
+        self._recording.note(texts)
+        return self._backend.encode_batch(texts, **kwargs)
+
+    def encode_batch_fast(self, texts, **kwargs):
+        self._recording.note(texts)
+        return self._backend.encode_batch_fast(texts, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._backend, name, value)
 
 
 def first_cut(tokenizer, max_seq_length: int) -> int:
@@ -208,7 +234,8 @@ def test_a_20_mb_text_is_tokenized_only_as_far_as_the_limit_needs(make):
     recording = Recording(tokenizer, refuse=100_000)
     texts = ["好" * 20_000_000, ("股市 hello world, 今天 " * 1_000_000)[:20_000_000], "短"]
     ids, truncated = encode_with_cuts(texts, recording, 64)
-    assert recording.calls == 1 and recording.longest <= first_cut(tokenizer, 64) < 1000
+    # One call for the short text (whole, no offsets), one for the two long ones, each cut once.
+    assert recording.calls == 2 and recording.longest <= first_cut(tokenizer, 64) < 1000
     assert (ids, truncated) == reference([t[:5000] for t in texts], tokenizer, 64)  # the same first 62 tokens
     assert truncated == [True, True, False] and [len(row) for row in ids] == [64, 64, 3]
 
@@ -217,7 +244,7 @@ def test_a_20_mb_text_is_tokenized_only_as_far_as_the_limit_needs(make):
 def test_texts_shorter_than_the_cut_are_tokenized_once_and_whole(make):
     tokenizer = make()
     recording = Recording(tokenizer)
-    texts = ["好" * 100, "hello " * 50, "", "   "]
+    texts = ["好" * 100, "hello " * 20, "", "   "]
     assert encode_with_cuts(texts, recording, 16) == reference(texts, tokenizer, 16)
     assert recording.calls == 1
     assert encode_with_cuts([], recording, 16) == ([], [])

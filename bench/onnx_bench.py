@@ -33,7 +33,15 @@ from tasks.tokens.truncation import encode_truncated
 from tasks.training.inference import predict_logits, softmax
 from tasks.training.model import saved_max_seq_length, saved_truncation
 
-TRAINED = Path("/tmp/mainjob/main/artifacts/runs/20261202-135421-debe71/model")
+RUNS = Path(__file__).resolve().parents[1] / "artifacts" / "runs"
+
+
+def newest_trained_model() -> Path | None:
+    """The model of the newest run under artifacts/runs (``python flows/train_flow.py`` makes one)."""
+    models = sorted(RUNS.glob("*/model/config.json"))
+    return models[-1].parent if models else None
+
+
 SPEEDUP, AGREEMENT = 1.3, 0.995  # the project's bar for keeping a second inference runtime
 CPU = torch.device("cpu")
 
@@ -77,7 +85,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=["trained", "bert-base"], default="trained",
                         help="bert-base: random weights of bert-base-chinese's shape (speed only)")
-    parser.add_argument("--model_dir", type=Path, default=TRAINED)
+    parser.add_argument("--model_dir", type=Path, default=newest_trained_model(),
+                        help="a trained classifier (default: the newest under artifacts/runs)")
     parser.add_argument("--rows", type=int, default=1200)
     parser.add_argument("--repeat", type=int, default=3, help="timed passes per contestant; the best is kept")
     parser.add_argument("--batch_size", type=int, default=ScoreConfig.model_fields["batch_size"].default)
@@ -91,6 +100,8 @@ def main() -> None:
         sys.exit("bench.onnx_bench needs ONNX Runtime and the exporter: pip install onnxruntime onnx onnxscript")
 
     trained = args.model == "trained"
+    if trained and (args.model_dir is None or not (args.model_dir / "config.json").is_file()):
+        sys.exit("no trained model: run python flows/train_flow.py first, or give --model_dir")
     tokenizer, config, model = build(args.model, args.model_dir if trained else None)
     max_len = saved_max_seq_length(args.model_dir) if trained else min(512, config.max_position_embeddings)
     truncation = saved_truncation(args.model_dir) if trained else Truncation()

@@ -73,35 +73,36 @@ def best_of(repeat: int, run) -> float:
     return min(times)
 
 
+def measure(rows: int, repeat: int) -> dict[str, float]:
+    """Seconds, best of ``repeat``: the project, the no-model floor, and the model alone."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        model, source = tiny_model(work / "model"), work / "in.jsonl"
+        write_rows(source, rows)
+        cfg = ScoreConfig(output_dir=work / "out", device="cpu", precision="fp32")
+        score_file.fn(source, model, cfg.model_copy(update={"output_dir": work / "warm"}))  # loads the model once
+        runs = iter(range(repeat))
+        project = best_of(repeat, lambda: score_file.fn(
+            source, model, cfg.model_copy(update={"output_dir": work / f"out{next(runs)}"})))
+        no_model = best_of(repeat, lambda: floor(source, model, work / "floor.jsonl", cfg.chunk_rows))
+        chunks = tokenized_chunks(source, model, cfg.chunk_rows)
+        forward = best_of(repeat, lambda: model_alone(chunks, model, cfg))
+    return {"project": project, "floor": no_model, "model": forward}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
     print(f"CPU {cpu_model()}; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at the start")
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        model, source = tiny_model(work / "model"), work / "in.jsonl"
-        write_rows(source, args.rows)
-        cfg = ScoreConfig(output_dir=work / "out", device="cpu", precision="fp32")
-        score_file.fn(source, model, cfg.model_copy(update={"output_dir": work / "warm"}))  # loads the model once
-        n = 0
-
-        def ours() -> None:
-            nonlocal n
-            n += 1
-            score_file.fn(source, model, cfg.model_copy(update={"output_dir": work / f"out{n}"}))
-
-        project = best_of(args.repeat, ours)
-        no_model = best_of(args.repeat, lambda: floor(source, model, work / "floor.jsonl", cfg.chunk_rows))
-        chunks = tokenized_chunks(source, model, cfg.chunk_rows)
-        forward = best_of(args.repeat, lambda: model_alone(chunks, model, cfg))
-    print(f"  project, score_file (1 x 64 model): {args.rows / project:9,.0f} rows/s ({project:.1f} s)")
-    print(f"  floor, parse + tokenize + write:    {args.rows / no_model:9,.0f} rows/s ({no_model:.1f} s)")
-    print(f"  the model alone, same batches:      {args.rows / forward:9,.0f} rows/s ({forward:.1f} s)")
-    host = project - forward
-    print(f"  ratio project/floor {no_model / project:.2f}; host path (project less the model's time) "
-          f"{args.rows / host:,.0f} rows/s, ratio {no_model / host:.2f} to the floor")
+    s = measure(args.rows, args.repeat)
+    host = s["project"] - s["model"]
+    print(f"  project, score_file (1 x 64 model): {args.rows / s['project']:9,.0f} rows/s ({s['project']:.1f} s)")
+    print(f"  floor, parse + tokenize + write:    {args.rows / s['floor']:9,.0f} rows/s ({s['floor']:.1f} s)")
+    print(f"  the model alone, same batches:      {args.rows / s['model']:9,.0f} rows/s ({s['model']:.1f} s)")
+    print(f"  ratio project/floor {s['floor'] / s['project']:.2f}; host path (project less the model's time) "
+          f"{args.rows / host:,.0f} rows/s, ratio {s['floor'] / host:.2f} to the floor")
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 

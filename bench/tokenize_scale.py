@@ -50,38 +50,51 @@ def one_run(rows_file: Path, max_seq_length: int) -> None:
     print(f"RESULT {done.rows} {project:.3f} {backend:.3f}", flush=True)
 
 
+def measure(rows: int, max_seq_length: int, cores: list[int]) -> list[tuple[int, int, float, float]]:
+    """``(cores, rows, project seconds, backend seconds)`` for each core count, each in a pinned child."""
+    from bench.validate_bench import write_rows
+    from tasks.data.validate import validate_file
+
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        write_rows(work / "train.jsonl", rows)
+        split, _ = validate_file("train", work / "train.jsonl", "news", "label", None, work / "rows.parquet",
+                                 work / "rejects.jsonl")
+        (work / "split.json").write_text(split.model_dump_json())
+        print(f"{split.valid_rows:,} rows, max_seq_length {max_seq_length}, bert-base-chinese's tokenizer")
+        for n in cores:
+            env = os.environ | {"RAYON_NUM_THREADS": str(n), "TOKENIZERS_PARALLELISM": "true"}
+            child = subprocess.run(
+                ["taskset", "-c", ",".join(map(str, sorted(os.sched_getaffinity(0))[:n])), sys.executable,
+                 "-m", "bench.tokenize_scale", "--one_run", str(work / "rows.parquet"),
+                 "--max_seq_length", str(max_seq_length)],
+                cwd=REPO, env=env, capture_output=True, text=True, check=True)
+            line = next(x for x in child.stdout.splitlines() if x.startswith("RESULT "))
+            done, project, backend = line.split()[1:]
+            results.append((n, int(done), float(project), float(backend)))
+            print(f"  {n} core(s): project {int(done) / float(project):9,.0f} rows/s ({float(project):6.1f} s); "
+                  f"backend encode_batch_fast {int(done) / float(backend):9,.0f} rows/s ({float(backend):6.1f} s); "
+                  f"ratio {float(backend) / float(project):.2f}", flush=True)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--max_seq_length", type=int, default=128)
-    parser.add_argument("--cores", type=int, nargs="+", default=[1, len(os.sched_getaffinity(0))])
+    parser.add_argument("--cores", type=int, nargs="+", default=sorted({1, len(os.sched_getaffinity(0))}))
     parser.add_argument("--one_run", type=Path, help=argparse.SUPPRESS)  # the child's side
     args = parser.parse_args()
     if args.one_run:
         return one_run(args.one_run, args.max_seq_length)
-
-    from bench.validate_bench import cpu_model, write_rows
-    from tasks.data.validate import validate_file
+    from bench.validate_bench import cpu_model
 
     print(f"CPU {cpu_model()}; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at the start")
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        write_rows(work / "train.jsonl", args.rows)
-        split, _ = validate_file("train", work / "train.jsonl", "news", "label", None, work / "rows.parquet",
-                                 work / "rejects.jsonl")
-        (work / "split.json").write_text(split.model_dump_json())
-        print(f"{split.valid_rows:,} rows, max_seq_length {args.max_seq_length}, bert-base-chinese's tokenizer")
-        for cores in args.cores:
-            env = os.environ | {"RAYON_NUM_THREADS": str(cores), "TOKENIZERS_PARALLELISM": "true"}
-            child = subprocess.run(
-                ["taskset", "-c", ",".join(map(str, sorted(os.sched_getaffinity(0))[:cores])), sys.executable,
-                 "-m", "bench.tokenize_scale", "--one_run", str(work / "rows.parquet"),
-                 "--max_seq_length", str(args.max_seq_length)],
-                cwd=REPO, env=env, capture_output=True, text=True, check=True)
-            line = next(x for x in child.stdout.splitlines() if x.startswith("RESULT "))
-            rows, project, backend = (float(x) for x in line.split()[1:])
-            print(f"  {cores} core(s): project {rows / project:9,.0f} rows/s ({project:6.1f} s); backend "
-                  f"encode_batch_fast {rows / backend:9,.0f} rows/s ({backend:6.1f} s); ratio {backend / project:.2f}")
+    results = measure(args.rows, args.max_seq_length, args.cores)
+    if len(results) > 1:
+        (a, _, pa_, ba), (b, _, pb, bb) = results[0], results[-1]
+        print(f"scaling {a} -> {b} cores: project {pa_ / pb:.2f}x, backend {ba / bb:.2f}x")
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 

@@ -66,17 +66,12 @@ def cpu_model() -> str:
         return next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), "unknown")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best is printed")
-    args = parser.parse_args()
-    print(f"CPU {cpu_model()}; {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable); load average "
-          f"{os.getloadavg()[0]:.1f} at the start")
+def measure(rows: int, repeat: int) -> dict[str, float]:
+    """Seconds, best of ``repeat``, of each contestant on ``rows`` generated rows."""
     with tempfile.TemporaryDirectory() as tmp:
         work, path = Path(tmp), Path(tmp) / "train.jsonl"
-        write_rows(path, args.rows)
-        print(f"{args.rows:,} rows, {path.stat().st_size / 2**20:,.0f} MB of JSONL")
+        write_rows(path, rows)
+        print(f"{rows:,} rows, {path.stat().st_size / 2**20:,.0f} MB of JSONL")
         timed = {
             "project: validate_file (notes, scan, digest)": lambda: validate_file(
                 "train", path, "news", "label", None, work / "rows.parquet", work / "rejects.jsonl", 1.0),
@@ -85,7 +80,17 @@ def main() -> None:
             "floor: orjson.loads per line": lambda: orjson_floor(path),
             "floor: pyarrow.json.read_json": lambda: pj.read_json(path),
         }
-        seconds = {name: best_of(args.repeat, run) for name, run in timed.items()}
+        return {name: best_of(repeat, run) for name, run in timed.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best is printed")
+    args = parser.parse_args()
+    print(f"CPU {cpu_model()}; {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable); load average "
+          f"{os.getloadavg()[0]:.1f} at the start")
+    seconds = measure(args.rows, args.repeat)
     for name, s in seconds.items():
         print(f"  {name:<46} {s:8.2f} s {args.rows / s:12,.0f} rows/s")
     project = seconds["project: validate_file (notes, scan, digest)"]

@@ -34,3 +34,14 @@ def test_validation_benchmark_times_the_project_and_the_floors():
     assert out.returncode == 0, out.stderr[-3000:]
     assert "ratio project/floor (orjson.loads per line)" in out.stdout and "2 processes" in out.stdout
     assert "CPU " in out.stdout and "cores" in out.stdout
+
+
+def test_the_stage_table_puts_each_stage_beside_its_floor():
+    out = subprocess.run([sys.executable, "-m", "bench.stages", "--rows", "3000", "--score_rows", "600", "--repeat",
+                          "1"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    table = [line for line in out.stdout.splitlines() if line.startswith("| ")]
+    stages = [line.split(" | ")[0].strip("| ") for line in table[1:]]
+    assert stages[0].startswith("validate") and any(s.startswith("tokenize") for s in stages)
+    assert any(s.startswith("score") for s in stages)
+    assert all(float(line.rstrip(" |").rsplit("| ", 1)[1]) >= 0 for line in table[1:])  # a ratio in every row

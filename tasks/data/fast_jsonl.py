@@ -35,6 +35,7 @@ from tasks.data.jsonl import (
     parse_line,
 )
 
+_FLAT = frozenset({str, int, bool, type(None)})  # a huge integer comes back a float: not among these
 _LONG_DIGITS = re.compile(rb"[0-9]{19}")  # 18 digits always fit in 64 bits, so orjson reads them as Python does
 
 
@@ -111,9 +112,10 @@ def fast_row(raw: bytes, text_field: str, label_field: str | None) -> tuple[dict
     if label_field is not None and not (type(label) is int or (type(label) is str and label.strip())):
         return None  # bool, float, None, missing, empty: parse_line names the problem
     colons = raw.count(b":")
-    checked = 1 if label_field is None or label_field == text_field else 2
-    # The common case: only the text and the label (so no float, no nesting), one colon each, no escape at all.
-    if (len(record) == checked and colons == checked and b"\\" not in raw) or _same_as_json(raw, record, colons):
+    # The common case: flat (no float, no nesting), one colon per key, no escape at all. Every pair of the line
+    # has a colon, so as many colons as keys leaves no room for a key that orjson dropped as a duplicate.
+    if (colons == len(record) and b"\\" not in raw and all(type(v) in _FLAT for v in record.values())) \
+            or _same_as_json(raw, record, colons):
         return record, text, label
     return None
 

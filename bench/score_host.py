@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import orjson
@@ -24,7 +23,7 @@ import torch
 from tokenizers import Tokenizer
 
 from bench.score_memory import tiny_model
-from bench.validate_bench import cpu_model, write_rows
+from bench.validate_bench import best_of, cpu_model, write_rows
 from tasks.core.config import ScoreConfig
 from tasks.core.device import token_budget
 from tasks.core.truncation import Truncation
@@ -62,15 +61,6 @@ def model_alone(chunks: list, model_dir: Path, cfg: ScoreConfig) -> None:
     budget = token_budget(torch.device("cpu"), None, cfg.max_batch_tokens)
     for data in chunks:
         predict_logits(model, data, cfg.batch_size, 0, torch.device("cpu"), None, budget)
-
-
-def best_of(repeat: int, run) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def measure(rows: int, repeat: int) -> dict[str, float]:
